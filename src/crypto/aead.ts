@@ -17,8 +17,27 @@ export const aeadNonceBytes = 12;
 export const aeadTagBytes = 16;
 
 /**
- * Encrypts `plaintext` and writes `prefix || ciphertext || tag` into one new buffer, so that a
- * sealed structure is built with a single copy of the payload.
+ * Encrypts `plaintext` and returns the pieces `[ciphertext, tag]` without joining them. Joining
+ * means copying the whole ciphertext into a fresh buffer, which measured at about a third of the
+ * cost of sealing a 1 MiB chunk (`npm run bench`); callers that stream or hash the result never
+ * need it joined.
+ */
+export function aeadSealParts(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  associatedData: Uint8Array,
+): [ciphertext: Uint8Array, tag: Uint8Array] {
+  const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: aeadTagBytes });
+  cipher.setAAD(associatedData);
+  const body = cipher.update(plaintext);
+  const last = cipher.final(); // empty for GCM, which is a stream mode
+  return [last.length === 0 ? body : Buffer.concat([body, last]), cipher.getAuthTag()];
+}
+
+/**
+ * Encrypts `plaintext` and writes `prefix || ciphertext || tag` into one new buffer. For small
+ * structures (names, sealed keys); bulk data uses {@link aeadSealParts}.
  */
 export function aeadSeal(
   key: Uint8Array,

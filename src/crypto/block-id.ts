@@ -7,9 +7,12 @@ import { integrityError } from '../interface/errors.js';
 import { type BlockId, blockIdFromBytes, blockIdToBytes } from '../interface/ids.js';
 import { constantTimeEqual } from './bytes.js';
 
-/** The id of a sealed block. */
-export function blockIdOf(sealed: Uint8Array): BlockId {
-  return blockIdFromBytes(createHash('sha256').update(sealed).digest());
+/** The id of a sealed block, given as one byte array or as its parts in order. */
+export function blockIdOf(sealed: Uint8Array | readonly Uint8Array[]): BlockId {
+  const hash = createHash('sha256');
+  if (sealed instanceof Uint8Array) hash.update(sealed);
+  else for (const part of sealed) hash.update(part);
+  return blockIdFromBytes(hash.digest());
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 import { integrityError } from '../interface/errors.js';
 import { type FileId, fileIdToBytes } from '../interface/ids.js';
-import { aeadNonceBytes, aeadOpen, aeadSeal, aeadTagBytes } from './aead.js';
+import { aeadNonceBytes, aeadOpen, aeadSealParts, aeadTagBytes } from './aead.js';
 import { concatBytes, u64be } from './bytes.js';
 import { hkdfSha256 } from './kdf.js';
 import { labelBytes, labels } from './labels.js';
@@ -28,6 +28,21 @@ export const chunkFormatVersion = 1;
 export const chunkOverhead = 1 + aeadNonceBytes + aeadTagBytes;
 /** Largest chunk plaintext accepted, so that opening one needs bounded memory. */
 export const maxChunkPlaintext = 8 * 1024 * 1024;
+
+/**
+ * A sealed chunk as the pieces `[header, ciphertext, tag]`, in order. Kept apart so that sealing
+ * copies nothing; hash them with blockIdOf, write them with writev or one stream write each, or
+ * join them with {@link joinSealedChunk} when contiguous bytes are really needed.
+ */
+export interface SealedChunk {
+  readonly parts: readonly Uint8Array[];
+  readonly byteLength: number;
+}
+
+/** The sealed chunk as one contiguous byte array (copies). */
+export function joinSealedChunk(chunk: SealedChunk): Uint8Array {
+  return Buffer.concat(chunk.parts, chunk.byteLength);
+}
 
 /** Where a chunk belongs; all of it is authenticated. */
 export interface ChunkPosition {
@@ -58,7 +73,12 @@ function chunkKey(fileKey: SecretBytes, where: Uint8Array): Uint8Array {
 }
 
 function associatedData(where: Uint8Array, final: boolean): Uint8Array {
-  return concatBytes(adLabel, Uint8Array.of(chunkFormatVersion), where, Uint8Array.of(final ? 1 : 0));
+  return concatBytes(
+    adLabel,
+    Uint8Array.of(chunkFormatVersion),
+    where,
+    Uint8Array.of(final ? 1 : 0),
+  );
 }
 
 /** Seals one chunk of a file. */
@@ -66,7 +86,7 @@ export function sealChunk(
   fileKey: SecretBytes,
   position: ChunkPosition,
   plaintext: Uint8Array,
-): Uint8Array {
+): SealedChunk {
   if (plaintext.length > maxChunkPlaintext) {
     throw new RangeError('sealChunk: chunk larger than maxChunkPlaintext');
   }
@@ -74,9 +94,17 @@ export function sealChunk(
   const key = chunkKey(fileKey, where);
   const nonce = randomBytesOf(aeadNonceBytes);
   const header = concatBytes(Uint8Array.of(chunkFormatVersion), nonce);
-  const sealed = aeadSeal(key, nonce, plaintext, associatedData(where, position.final), header);
+  const [ciphertext, tag] = aeadSealParts(
+    key,
+    nonce,
+    plaintext,
+    associatedData(where, position.final),
+  );
   key.fill(0);
-  return sealed;
+  return {
+    parts: [header, ciphertext, tag],
+    byteLength: header.length + ciphertext.length + tag.length,
+  };
 }
 
 /**

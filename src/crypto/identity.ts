@@ -149,11 +149,7 @@ export function fingerprint(signingKey: Uint8Array): string {
  * @throws FsError `invalid` when it is not a fingerprint.
  */
 export function parseFingerprint(text: string): string {
-  const cleaned = text
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/O/g, '0')
-    .replace(/[IL]/g, '1');
+  const cleaned = text.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
   if (cleaned.length !== 32 || [...cleaned].some((c) => !alphabet.includes(c))) {
     throw new FsError('invalid', 'not a PeerVault fingerprint (32 characters, 8 groups of 4)', {
       op: 'fingerprint.parse',
@@ -165,5 +161,8 @@ export function parseFingerprint(text: string): string {
 /** True when `signingKey` has the fingerprint `expected` (as typed; compared in constant time). */
 export function fingerprintMatches(signingKey: Uint8Array, expected: string): boolean {
   const utf = new TextEncoder();
-  return constantTimeEqual(utf.encode(fingerprint(signingKey)), utf.encode(parseFingerprint(expected)));
+  return constantTimeEqual(
+    utf.encode(fingerprint(signingKey)),
+    utf.encode(parseFingerprint(expected)),
+  );
 }

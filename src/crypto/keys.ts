@@ -47,7 +47,11 @@ function privateKeyObject(prefix: Uint8Array, raw: Uint8Array): KeyObject {
 function publicKeyObject(prefix: Uint8Array, raw: Uint8Array, op: string): KeyObject {
   if (raw.length !== keyBytes) throw integrityError(op);
   try {
-    return createPublicKey({ key: Buffer.from(concatBytes(prefix, raw)), format: 'der', type: 'spki' });
+    return createPublicKey({
+      key: Buffer.from(concatBytes(prefix, raw)),
+      format: 'der',
+      type: 'spki',
+    });
   } catch {
     throw integrityError(op);
   }
@@ -102,10 +106,19 @@ export class SigningKeyPair {
  * Verifies a raw Ed25519 signature. Returns false for any malformed key or signature; never
  * throws on attacker input.
  */
-export function verifyRaw(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyRaw(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   if (signature.length !== signatureBytes || publicKey.length !== keyBytes) return false;
   try {
-    return verify(null, message, publicKeyObject(der.ed25519Public, publicKey, 'verify'), signature);
+    return verify(
+      null,
+      message,
+      publicKeyObject(der.ed25519Public, publicKey, 'verify'),
+      signature,
+    );
   } catch {
     return false;
   }
@@ -147,7 +160,9 @@ export class EncryptionKeyPair {
   agree(peerPublicKey: Uint8Array): SecretBytes {
     const peer = publicKeyObject(der.x25519Public, peerPublicKey, 'x25519.agree');
     try {
-      return new SecretBytes(new Uint8Array(diffieHellman({ privateKey: this.#keyObject, publicKey: peer })));
+      return new SecretBytes(
+        new Uint8Array(diffieHellman({ privateKey: this.#keyObject, publicKey: peer })),
+      );
     } catch {
       throw integrityError('x25519.agree'); // e.g. a small-order point gives an all-zero secret
     }

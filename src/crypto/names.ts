@@ -42,7 +42,11 @@ function subkey(nameKey: SecretBytes, label: string): Uint8Array {
 }
 
 function associatedData(entryId: FileId): Uint8Array {
-  return concatBytes(labelBytes(labels.nameAd), Uint8Array.of(nameFormatVersion), fileIdToBytes(entryId));
+  return concatBytes(
+    labelBytes(labels.nameAd),
+    Uint8Array.of(nameFormatVersion),
+    fileIdToBytes(entryId),
+  );
 }
 
 /**
@@ -51,7 +55,9 @@ function associatedData(entryId: FileId): Uint8Array {
  */
 export function lookupTag(nameKey: SecretBytes, name: EntryName): Uint8Array {
   const key = subkey(nameKey, labels.nameTagKey);
-  const tag = createHmac('sha256', key).update(utf8(name.normalize('NFC'))).digest();
+  const tag = createHmac('sha256', key)
+    .update(utf8(name.normalize('NFC')))
+    .digest();
   key.fill(0);
   return new Uint8Array(tag);
 }

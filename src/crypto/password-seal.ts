@@ -48,7 +48,11 @@ export const defaultArgon2Params: Readonly<Argon2Params> = {
 };
 
 /** The weakest parameters accepted (OWASP's minimum for Argon2id: 19 MiB, t=2, p=1). */
-export const minArgon2Params: Readonly<Argon2Params> = { memoryKiB: 19 * 1024, passes: 2, parallelism: 1 };
+export const minArgon2Params: Readonly<Argon2Params> = {
+  memoryKiB: 19 * 1024,
+  passes: 2,
+  parallelism: 1,
+};
 
 /** The costliest parameters a client will run for a blob it was given. */
 export const maxArgon2Params: Readonly<Argon2Params> = {
@@ -81,7 +85,11 @@ function withinBounds(params: Argon2Params): boolean {
 }
 
 /** Argon2id with a raw 32-byte output. */
-async function deriveKey(password: SecretBytes, salt: Uint8Array, params: Argon2Params): Promise<Uint8Array> {
+async function deriveKey(
+  password: SecretBytes,
+  salt: Uint8Array,
+  params: Argon2Params,
+): Promise<Uint8Array> {
   const raw = await argon2.hash(asBuffer(password.expose()), {
     raw: true,
     type: argon2.argon2id,
@@ -186,7 +194,9 @@ export async function openWithPassword(
     throw integrityError(op);
   }
   try {
-    return new SecretBytes(aeadOpen(key, nonce, ct, associatedData(params, salt, nonce, context), op));
+    return new SecretBytes(
+      aeadOpen(key, nonce, ct, associatedData(params, salt, nonce, context), op),
+    );
   } finally {
     key.fill(0);
   }

@@ -81,7 +81,12 @@ export async function wrapKey(
 /** The key id a wrapped blob names (to pick the right key after a rotation). */
 export function wrappedKeyId(wrapped: Uint8Array): Uint8Array {
   const op = 'wrap.open';
-  return field.bytes(decodeMap(wrapped, ['v', 'suite', 'kid', 'enc', 'ct'], op, 8192), 'kid', op, keyIdBytes);
+  return field.bytes(
+    decodeMap(wrapped, ['v', 'suite', 'kid', 'enc', 'ct'], op, 8192),
+    'kid',
+    op,
+    keyIdBytes,
+  );
 }
 
 /**

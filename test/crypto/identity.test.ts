@@ -29,36 +29,58 @@ describe('identity encodings', () => {
 
   it('round-trips the private identity, re-deriving the same public keys', () => {
     const keys = IdentityKeys.generate();
-    const restored = decodePrivateIdentity(SecretBytes.copyOf(encodePrivateIdentity(keys).expose()));
+    const restored = decodePrivateIdentity(
+      SecretBytes.copyOf(encodePrivateIdentity(keys).expose()),
+    );
     expect(toHex(restored.signing.publicKey)).toBe(toHex(keys.signing.publicKey));
     expect(toHex(restored.encryption.publicKey)).toBe(toHex(keys.encryption.publicKey));
-    expect(toHex(restored.signing.signRaw(Uint8Array.of(1)))).toBe(toHex(keys.signing.signRaw(Uint8Array.of(1))));
+    expect(toHex(restored.signing.signRaw(Uint8Array.of(1)))).toBe(
+      toHex(keys.signing.signRaw(Uint8Array.of(1))),
+    );
   });
 
   it('refuses any single-byte change of a public identity, or garbage', () => {
     const encoded = encodePublicIdentity(IdentityKeys.generate().public);
-    fc.assert(fc.property(fc.nat({ max: encoded.length - 1 }), fc.integer({ min: 1, max: 255 }), (index, delta) => {
-      const changed = flipByte(encoded, index, delta);
-      try {
-        // A change inside a key field yields another well-formed identity (that is not an
-        // attack: the fingerprint changes); anything else must be refused.
-        const decoded = decodePublicIdentity(changed);
-        expect(toHex(encodePublicIdentity(decoded))).toBe(toHex(changed));
-      } catch (err) {
-        expect((err as { kind?: string }).kind).toBe('integrity');
-      }
-    }), { numRuns: 300 });
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (junk) => {
-      expectKind('integrity', () => decodePublicIdentity(junk));
-    }));
+    fc.assert(
+      fc.property(
+        fc.nat({ max: encoded.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        (index, delta) => {
+          const changed = flipByte(encoded, index, delta);
+          try {
+            // A change inside a key field yields another well-formed identity (that is not an
+            // attack: the fingerprint changes); anything else must be refused.
+            const decoded = decodePublicIdentity(changed);
+            expect(toHex(encodePublicIdentity(decoded))).toBe(toHex(changed));
+          } catch (err) {
+            expect((err as { kind?: string }).kind).toBe('integrity');
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (junk) => {
+        expectKind('integrity', () => decodePublicIdentity(junk));
+      }),
+    );
   });
 
   it('never prints private keys: inspect and JSON show only public parts', () => {
     const keys = IdentityKeys.generate();
     const seedHex = toHex(keys.signing.seed().expose());
     const encHex = toHex(keys.encryption.privateKey().expose());
-    const shown = [inspect(keys, { depth: 10, showHidden: true }), JSON.stringify(keys), String(keys.signing.seed())].join('\n');
-    for (const secret of [seedHex, encHex, Buffer.from(fromHex(seedHex)).toString('base64'), Buffer.from(fromHex(seedHex)).toString('base64url')]) {
+    const shown = [
+      inspect(keys, { depth: 10, showHidden: true }),
+      JSON.stringify(keys),
+      String(keys.signing.seed()),
+    ].join('\n');
+    for (const secret of [
+      seedHex,
+      encHex,
+      Buffer.from(fromHex(seedHex)).toString('base64'),
+      Buffer.from(fromHex(seedHex)).toString('base64url'),
+    ]) {
       expect(shown).not.toContain(secret);
     }
   });
@@ -96,7 +118,12 @@ describe('fingerprints', () => {
   });
 
   it('rejects text that is not a fingerprint with an invalid error', () => {
-    for (const bad of ['', 'abcd', '9AHA-X5A1-GJKR-XK2A-HNFR-4C3B-7BRK-ZH8', '9AHA-X5A1-GJKR-XK2A-HNFR-4C3B-7BRK-ZH8U']) {
+    for (const bad of [
+      '',
+      'abcd',
+      '9AHA-X5A1-GJKR-XK2A-HNFR-4C3B-7BRK-ZH8',
+      '9AHA-X5A1-GJKR-XK2A-HNFR-4C3B-7BRK-ZH8U',
+    ]) {
       expectKind('invalid', () => parseFingerprint(bad));
     }
   });

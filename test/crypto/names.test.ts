@@ -25,9 +25,13 @@ const validName = fc
 
 describe('lookupTag', () => {
   it('gives equal tags for equal names under one key', () => {
-    fc.assert(fc.property(validName, (name) => {
-      expect(toHex(lookupTag(nameKey, name))).toBe(toHex(lookupTag(nameKey, parseEntryName(name))));
-    }));
+    fc.assert(
+      fc.property(validName, (name) => {
+        expect(toHex(lookupTag(nameKey, name))).toBe(
+          toHex(lookupTag(nameKey, parseEntryName(name))),
+        );
+      }),
+    );
   });
 
   it('gives equal tags for canonically equivalent spellings (NFC)', () => {
@@ -38,27 +42,34 @@ describe('lookupTag', () => {
 
   it('gives unrelated tags under another key, so names cannot be linked across directories', () => {
     const other = newSymmetricKey();
-    fc.assert(fc.property(validName, (name) => {
-      expect(toHex(lookupTag(nameKey, name))).not.toBe(toHex(lookupTag(other, name)));
-    }));
+    fc.assert(
+      fc.property(validName, (name) => {
+        expect(toHex(lookupTag(nameKey, name))).not.toBe(toHex(lookupTag(other, name)));
+      }),
+    );
   });
 
   it('gives different tags for different names', () => {
-    fc.assert(fc.property(validName, validName, (a, b) => {
-      fc.pre(a !== b);
-      expect(toHex(lookupTag(nameKey, a))).not.toBe(toHex(lookupTag(nameKey, b)));
-    }));
+    fc.assert(
+      fc.property(validName, validName, (a, b) => {
+        fc.pre(a !== b);
+        expect(toHex(lookupTag(nameKey, a))).not.toBe(toHex(lookupTag(nameKey, b)));
+      }),
+    );
   });
 });
 
 describe('encryptName / decryptName', () => {
   it('round-trips any valid name, and the ciphertext reveals only a 32-byte bucket of its length', () => {
     const id = newFileId();
-    fc.assert(fc.property(validName, (name) => {
-      const sealed = encryptName(nameKey, id, name);
-      expect((sealed.length - 29) % 32).toBe(0);
-      expect(decryptName(nameKey, id, sealed)).toBe(name);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(validName, (name) => {
+        const sealed = encryptName(nameKey, id, name);
+        expect((sealed.length - 29) % 32).toBe(0);
+        expect(decryptName(nameKey, id, sealed)).toBe(name);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('round-trips the longest allowed name', () => {
@@ -76,21 +87,33 @@ describe('encryptName / decryptName', () => {
 
   it('refuses the wrong key', () => {
     const id = newFileId();
-    expectKind('integrity', () => decryptName(newSymmetricKey(), id, encryptName(nameKey, id, parseEntryName('a'))));
+    expectKind('integrity', () =>
+      decryptName(newSymmetricKey(), id, encryptName(nameKey, id, parseEntryName('a'))),
+    );
   });
 
   it('refuses any single-byte change', () => {
     const id = newFileId();
     const sealed = encryptName(nameKey, id, parseEntryName('report.pdf'));
-    fc.assert(fc.property(fc.nat({ max: sealed.length - 1 }), fc.integer({ min: 1, max: 255 }), (index, delta) => {
-      expectKind('integrity', () => decryptName(nameKey, id, flipByte(sealed, index, delta)));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.nat({ max: sealed.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        (index, delta) => {
+          expectKind('integrity', () => decryptName(nameKey, id, flipByte(sealed, index, delta)));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('rejects arbitrary bytes with the one integrity error', () => {
     const id = newFileId();
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (junk) => {
-      expectKind('integrity', () => decryptName(nameKey, id, junk));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (junk) => {
+        expectKind('integrity', () => decryptName(nameKey, id, junk));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

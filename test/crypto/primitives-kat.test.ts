@@ -14,7 +14,15 @@ import { expectKind } from '../helpers/expect-error.js';
 import { hex, loadVectors } from '../helpers/vectors.js';
 
 describe('AES-256-GCM (McGrew & Viega test cases 13-16)', () => {
-  const { vectors } = loadVectors<{ name: string; key: string; iv: string; pt: string; aad: string; ct: string; tag: string }>('aes256gcm');
+  const { vectors } = loadVectors<{
+    name: string;
+    key: string;
+    iv: string;
+    pt: string;
+    aad: string;
+    ct: string;
+    tag: string;
+  }>('aes256gcm');
   it.each(vectors)('$name seals and opens to the published bytes', (v) => {
     const sealed = aeadSeal(hex(v.key), hex(v.iv), hex(v.pt), hex(v.aad));
     expect(toHex(sealed)).toBe(v.ct + v.tag);
@@ -28,14 +36,27 @@ describe('AES-256-GCM (McGrew & Viega test cases 13-16)', () => {
 });
 
 describe('HKDF-SHA256 (RFC 5869 Appendix A)', () => {
-  const { vectors } = loadVectors<{ name: string; ikm: string; salt: string; info: string; L: number; okm: string }>('hkdf');
+  const { vectors } = loadVectors<{
+    name: string;
+    ikm: string;
+    salt: string;
+    info: string;
+    L: number;
+    okm: string;
+  }>('hkdf');
   it.each(vectors)('$name', (v) => {
     expect(toHex(hkdfSha256(hex(v.ikm), hex(v.salt), hex(v.info), v.L))).toBe(v.okm);
   });
 });
 
 describe('Ed25519 (RFC 8032 section 7.1)', () => {
-  const { vectors } = loadVectors<{ name: string; secret_key: string; public_key: string; message: string; signature: string }>('ed25519');
+  const { vectors } = loadVectors<{
+    name: string;
+    secret_key: string;
+    public_key: string;
+    message: string;
+    signature: string;
+  }>('ed25519');
   it.each(vectors)('$name: public key, signature and verification', (v) => {
     const pair = SigningKeyPair.fromSeed(new SecretBytes(hex(v.secret_key)));
     expect(toHex(pair.publicKey)).toBe(v.public_key);
@@ -46,20 +67,31 @@ describe('Ed25519 (RFC 8032 section 7.1)', () => {
     const sig = hex(v.signature);
     sig[0]! ^= 1;
     expect(verifyRaw(hex(v.public_key), hex(v.message), sig)).toBe(false);
-    expect(verifyRaw(hex(v.public_key), Uint8Array.of(...hex(v.message), 0), hex(v.signature))).toBe(false);
+    expect(
+      verifyRaw(hex(v.public_key), Uint8Array.of(...hex(v.message), 0), hex(v.signature)),
+    ).toBe(false);
   });
 });
 
 describe('X25519 (RFC 7748)', () => {
-  const file = loadVectors<{ alice_private: string; alice_public: string; bob_private: string; bob_public: string; shared: string }>('x25519');
-  it.each(file.vectors)('section 6.1: both sides derive the published public keys and secret', (v) => {
-    const alice = EncryptionKeyPair.fromPrivateKey(new SecretBytes(hex(v.alice_private)));
-    const bob = EncryptionKeyPair.fromPrivateKey(new SecretBytes(hex(v.bob_private)));
-    expect(toHex(alice.publicKey)).toBe(v.alice_public);
-    expect(toHex(bob.publicKey)).toBe(v.bob_public);
-    expect(toHex(alice.agree(bob.publicKey).expose())).toBe(v.shared);
-    expect(toHex(bob.agree(alice.publicKey).expose())).toBe(v.shared);
-  });
+  const file = loadVectors<{
+    alice_private: string;
+    alice_public: string;
+    bob_private: string;
+    bob_public: string;
+    shared: string;
+  }>('x25519');
+  it.each(file.vectors)(
+    'section 6.1: both sides derive the published public keys and secret',
+    (v) => {
+      const alice = EncryptionKeyPair.fromPrivateKey(new SecretBytes(hex(v.alice_private)));
+      const bob = EncryptionKeyPair.fromPrivateKey(new SecretBytes(hex(v.bob_private)));
+      expect(toHex(alice.publicKey)).toBe(v.alice_public);
+      expect(toHex(bob.publicKey)).toBe(v.bob_public);
+      expect(toHex(alice.agree(bob.publicKey).expose())).toBe(v.shared);
+      expect(toHex(bob.agree(alice.publicKey).expose())).toBe(v.shared);
+    },
+  );
   const scalarMult = file['scalar_mult'] as { scalar: string; u: string; output: string }[];
   it.each(scalarMult)('section 5.2 scalar multiplication %#', (v) => {
     const pair = EncryptionKeyPair.fromPrivateKey(new SecretBytes(hex(v.scalar)));
@@ -72,7 +104,18 @@ describe('X25519 (RFC 7748)', () => {
 });
 
 describe('Argon2id (RFC 9106 section 5.3)', () => {
-  const { vectors } = loadVectors<{ password: string; salt: string; secret: string; associated_data: string; memory_kib: number; passes: number; parallelism: number; tag_length: number; tag: string; version: number }>('argon2id');
+  const { vectors } = loadVectors<{
+    password: string;
+    salt: string;
+    secret: string;
+    associated_data: string;
+    memory_kib: number;
+    passes: number;
+    parallelism: number;
+    tag_length: number;
+    tag: string;
+    version: number;
+  }>('argon2id');
   it.each(vectors)('the argon2 binding computes the published tag', async (v) => {
     const tag = await argon2.hash(Buffer.from(hex(v.password)), {
       raw: true,

@@ -35,9 +35,20 @@ describe('signMessage / verifyMessage', () => {
   });
 
   it('round-trips arbitrary bodies', () => {
-    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 6 }).filter((k) => k !== '__proto__'), fc.oneof(fc.string(), fc.maxSafeInteger(), fc.uint8Array({ maxLength: 20 }))), (b) => {
-      expect(verifyMessage(signMessage(owner, 'test', b), 'test', [owner.publicKey]).body).toEqual(b);
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.string({ maxLength: 6 }).filter((k) => k !== '__proto__'),
+          fc.oneof(fc.string(), fc.maxSafeInteger(), fc.uint8Array({ maxLength: 20 })),
+        ),
+        (b) => {
+          expect(
+            verifyMessage(signMessage(owner, 'test', b), 'test', [owner.publicKey]).body,
+          ).toEqual(b);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('refuses a signature made for one message type presented as another', () => {
@@ -63,19 +74,38 @@ describe('signMessage / verifyMessage', () => {
 
   it('refuses any single-byte change of the envelope', () => {
     const envelope = signMessage(owner, 'dir-entry', body);
-    fc.assert(fc.property(fc.nat({ max: envelope.length - 1 }), fc.integer({ min: 1, max: 255 }), (index, delta) => {
-      expectKind('integrity', () => verifyMessage(flipByte(envelope, index, delta), 'dir-entry', [owner.publicKey]));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.nat({ max: envelope.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        (index, delta) => {
+          expectKind('integrity', () =>
+            verifyMessage(flipByte(envelope, index, delta), 'dir-entry', [owner.publicKey]),
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('refuses a body re-encoded with reordered keys, even under a genuine signature of those bytes', () => {
     // The attacker holds a real key here: the point is that only canonical bytes are accepted,
     // so one value never has two signed forms.
-    const reordered = encodeMapInOrder([['writers', ['alice']], ['file', 'x']]);
+    const reordered = encodeMapInOrder([
+      ['writers', ['alice']],
+      ['file', 'x'],
+    ]);
     const canonical = encodeCanonical({ writers: ['alice'], file: 'x' });
     expect(Buffer.compare(reordered, canonical)).not.toBe(0);
     const tbs = concatBytes(labelBytes(labels.signature), labelBytes('test/v1'), reordered);
-    const envelope = encodeCanonical({ v: 1, type: 'test', tv: 1, signer: owner.publicKey, body: reordered, sig: owner.signRaw(tbs) });
+    const envelope = encodeCanonical({
+      v: 1,
+      type: 'test',
+      tv: 1,
+      signer: owner.publicKey,
+      body: reordered,
+      sig: owner.signRaw(tbs),
+    });
     expectKind('integrity', () => verifyMessage(envelope, 'test', [owner.publicKey]));
   });
 
@@ -90,14 +120,21 @@ describe('signMessage / verifyMessage', () => {
   it('refuses an unknown envelope or body format version', () => {
     const envelope = signMessage(owner, 'test', body);
     const fields = decodeCanonical(envelope, 't') as Record<string, never>;
-    expectKind('integrity', () => verifyMessage(encodeCanonical({ ...fields, v: 2 }), 'test', [owner.publicKey]));
-    expectKind('integrity', () => verifyMessage(encodeCanonical({ ...fields, tv: 2 }), 'test', [owner.publicKey]));
+    expectKind('integrity', () =>
+      verifyMessage(encodeCanonical({ ...fields, v: 2 }), 'test', [owner.publicKey]),
+    );
+    expectKind('integrity', () =>
+      verifyMessage(encodeCanonical({ ...fields, tv: 2 }), 'test', [owner.publicKey]),
+    );
   });
 
   it('rejects arbitrary bytes with the one integrity error', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (junk) => {
-      expectKind('integrity', () => verifyMessage(junk, 'test', [owner.publicKey]));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (junk) => {
+        expectKind('integrity', () => verifyMessage(junk, 'test', [owner.publicKey]));
+      }),
+      { numRuns: 500 },
+    );
     expectKind('integrity', () => verifyMessage(utf8('{"v":1}'), 'test', [owner.publicKey]));
   });
 });

@@ -42,13 +42,21 @@ describe('HPKE suite 1 against RFC 9180 / CFRG vectors', () => {
 
   it.each(ours)('$name: derives the recipient key pair', async (v) => {
     const pair = await hpkeSuite.kem.deriveKeyPair(hex(v.ikmR));
-    expect(toHex(new Uint8Array(await hpkeSuite.kem.serializePrivateKey(pair.privateKey)))).toBe(v.skRm);
-    expect(toHex(new Uint8Array(await hpkeSuite.kem.serializePublicKey(pair.publicKey)))).toBe(v.pkRm);
+    expect(toHex(new Uint8Array(await hpkeSuite.kem.serializePrivateKey(pair.privateKey)))).toBe(
+      v.skRm,
+    );
+    expect(toHex(new Uint8Array(await hpkeSuite.kem.serializePublicKey(pair.publicKey)))).toBe(
+      v.pkRm,
+    );
   });
 
   it.each(ours)('$name: the sender produces the published enc and ciphertexts', async (v) => {
     const recipientPublicKey = await hpkeSuite.kem.deserializePublicKey(hex(v.pkRm));
-    const sender = await hpkeSuite.createSenderContext({ recipientPublicKey, info: hex(v.info), ekm: hex(v.ikmE) });
+    const sender = await hpkeSuite.createSenderContext({
+      recipientPublicKey,
+      info: hex(v.info),
+      ekm: hex(v.ikmE),
+    });
     expect(toHex(new Uint8Array(sender.enc))).toBe(v.enc);
     for (const e of v.encryptions) {
       expect(toHex(new Uint8Array(await sender.seal(hex(e.pt), hex(e.aad))))).toBe(e.ct);
@@ -59,7 +67,11 @@ describe('HPKE suite 1 against RFC 9180 / CFRG vectors', () => {
     expect([1, 2]).toContain(v.aead_id);
     const suite = v.aead_id === 2 ? hpkeSuite : aes128Suite;
     const recipientKey = await suite.kem.deserializePrivateKey(hex(v.skRm));
-    const recipient = await suite.createRecipientContext({ recipientKey, enc: hex(v.enc), info: hex(v.info) });
+    const recipient = await suite.createRecipientContext({
+      recipientKey,
+      enc: hex(v.enc),
+      info: hex(v.info),
+    });
     for (const e of v.encryptions) {
       expect(toHex(new Uint8Array(await recipient.open(hex(e.ct), hex(e.aad))))).toBe(e.pt);
     }
@@ -74,11 +86,20 @@ describe('wrapKey / unwrapKey', () => {
 
   it('round-trips any secret to the intended recipient', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 256 }), fc.uint8Array({ maxLength: 64 }), async (secret, ctx) => {
-        const wrapped = await wrapKey(alice.publicKey, SecretBytes.copyOf(secret), 'file-key', ctx);
-        const opened = await unwrapKey(alice, wrapped, 'file-key', ctx);
-        expect(toHex(opened.expose())).toBe(toHex(secret));
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 0, maxLength: 256 }),
+        fc.uint8Array({ maxLength: 64 }),
+        async (secret, ctx) => {
+          const wrapped = await wrapKey(
+            alice.publicKey,
+            SecretBytes.copyOf(secret),
+            'file-key',
+            ctx,
+          );
+          const opened = await unwrapKey(alice, wrapped, 'file-key', ctx);
+          expect(toHex(opened.expose())).toBe(toHex(secret));
+        },
+      ),
       { numRuns: 25 },
     );
   });
@@ -93,22 +114,32 @@ describe('wrapKey / unwrapKey', () => {
     await expectKindAsync('integrity', unwrapKey(mallory, wrapped, 'file-key', context));
     const { decode } = await import('cborg');
     const fields = decode(wrapped) as Record<string, Uint8Array | number>;
-    const relabelled = encodeCanonical({ ...fields, kid: keyIdOf(mallory.publicKey) } as never);
+    const relabelled = encodeCanonical({ ...fields, kid: keyIdOf(mallory.publicKey) });
     await expectKindAsync('integrity', unwrapKey(mallory, relabelled, 'file-key', context));
   });
 
   it('refuses another purpose or context (a key cannot be moved to another file or use)', async () => {
     const wrapped = await wrapKey(alice.publicKey, fileKey(), 'file-key', context);
     await expectKindAsync('integrity', unwrapKey(alice, wrapped, 'name-key', context));
-    await expectKindAsync('integrity', unwrapKey(alice, wrapped, 'file-key', new TextEncoder().encode('file:xyz|user:alice')));
+    await expectKindAsync(
+      'integrity',
+      unwrapKey(alice, wrapped, 'file-key', new TextEncoder().encode('file:xyz|user:alice')),
+    );
   });
 
   it('refuses any single-byte change of the wrapped blob', async () => {
     const wrapped = await wrapKey(alice.publicKey, fileKey(), 'file-key', context);
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: wrapped.length - 1 }), fc.integer({ min: 1, max: 255 }), async (index, delta) => {
-        await expectKindAsync('integrity', unwrapKey(alice, flipByte(wrapped, index, delta), 'file-key', context));
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: wrapped.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        async (index, delta) => {
+          await expectKindAsync(
+            'integrity',
+            unwrapKey(alice, flipByte(wrapped, index, delta), 'file-key', context),
+          );
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -122,11 +153,17 @@ describe('wrapKey / unwrapKey', () => {
       { numRuns: 200 },
     );
     for (let cut = 0; cut < wrapped.length; cut += 7) {
-      await expectKindAsync('integrity', unwrapKey(alice, wrapped.subarray(0, cut), 'file-key', context));
+      await expectKindAsync(
+        'integrity',
+        unwrapKey(alice, wrapped.subarray(0, cut), 'file-key', context),
+      );
     }
     const { decode } = await import('cborg');
     const fields = decode(wrapped) as Record<string, Uint8Array | number>;
-    await expectKindAsync('integrity', unwrapKey(alice, encodeCanonical({ ...fields, suite: 2 } as never), 'file-key', context));
+    await expectKindAsync(
+      'integrity',
+      unwrapKey(alice, encodeCanonical({ ...fields, suite: 2 }), 'file-key', context),
+    );
   });
 
   it('refuses to wrap to a public key that is not a valid X25519 key length', async () => {

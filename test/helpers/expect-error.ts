@@ -18,7 +18,10 @@ export function expectKind(kind: ErrorKind, fn: () => unknown): FsError {
 }
 
 /** Asserts that the promise rejects with an FsError of `kind`, and returns it. */
-export async function expectKindAsync(kind: ErrorKind, promise: Promise<unknown>): Promise<FsError> {
+export async function expectKindAsync(
+  kind: ErrorKind,
+  promise: Promise<unknown>,
+): Promise<FsError> {
   let thrown: unknown;
   try {
     await promise;
