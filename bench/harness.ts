@@ -8,7 +8,7 @@
 /** One measured figure. */
 export interface Figure {
   name: string;
-  unit: 'MB/s' | 'ms';
+  unit: 'MB/s' | 'ms' | 'ops/s';
   median: number;
   min: number;
   max: number;

@@ -6,10 +6,11 @@ import { createRequire } from 'node:module';
 import { isFsError, kindHints } from '../interface/errors.js';
 import type { Command, CommandIo } from './command.js';
 import { demoCommand } from './commands/demo.js';
+import { directoryCommand } from './commands/directory.js';
 import { exitCodes, usageExitCode } from './exit-codes.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [demoCommand];
+export const commands: readonly Command[] = [demoCommand, directoryCommand];
 
 const processIo: CommandIo = {
   out: (text) => process.stdout.write(text + '\n'),

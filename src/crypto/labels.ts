@@ -31,6 +31,12 @@ export const labels = {
   fingerprint: 'peervault/v1/fingerprint',
   /** Hash prefix of a key id inside wrapped blobs (wrap.ts). */
   keyId: 'peervault/v1/key-id',
+  /** HKDF info of the key that seals private keys under an OPAQUE export key (export-key-seal.ts). */
+  exportKeySeal: 'peervault/v1/export-key-seal',
+  /** HKDF info of the key that binds a device key to an OPAQUE login (session.ts in wire/). */
+  sessionBinding: 'peervault/v1/session-binding',
+  /** Hash prefix of key-log and entry chain hashes (wire/). */
+  chainHash: 'peervault/v1/chain-hash',
 } as const;
 
 /** Every kind of signed message. A signature made for one type never verifies as another. */
@@ -41,6 +47,7 @@ export const signedTypes = [
   'capability', // a short-lived grant to put or get named blocks
   'request', // a signed request to the directory (device key, nonce, time)
   'test', // used by tests only; never accepted by a service
+  'peer-list', // the directory's signed list of live peers
 ] as const;
 
 /** One of {@link signedTypes}. */

@@ -28,6 +28,7 @@ export const signedTypeVersions: Readonly<Record<SignedType, number>> = {
   capability: 1,
   request: 1,
   test: 1,
+  'peer-list': 1,
 };
 
 const envelopeKeys = ['v', 'type', 'tv', 'signer', 'body', 'sig'];

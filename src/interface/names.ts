@@ -8,6 +8,28 @@
 import { FsError } from './errors.js';
 
 declare const entryNameBrand: unique symbol;
+declare const userNameBrand: unique symbol;
+
+/** A user name: 1-32 characters of `a-z 0-9 _ -`, starting with a letter. */
+export type UserName = string & { readonly [userNameBrand]: true };
+
+const userNamePattern = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/**
+ * Validates a user name. Names are ASCII lower case so that they cannot be confused with one
+ * another (no homoglyphs, no case variants) and fit in paths such as `/alice/docs`.
+ * @throws FsError `invalid`
+ */
+export function parseUserName(raw: string): UserName {
+  if (!userNamePattern.test(raw)) {
+    throw new FsError(
+      'invalid',
+      'a user name is 1-32 characters of a-z, 0-9, "_" or "-", starting with a letter',
+      { op: 'user-name.parse' },
+    );
+  }
+  return raw as UserName;
+}
 
 /** One NFC-normalised, validated path element (no `/`, not `.` or `..`). */
 export type EntryName = string & { readonly [entryNameBrand]: true };

@@ -1,0 +1,151 @@
+/**
+ * The directory under load, on SQLite and on PostgreSQL, through real HTTPS: entry creates per
+ * second (8 concurrent writers, each create verified, CAS-checked and committed durably) and
+ * the latency of listing a 10,000-entry directory.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { DirectoryClient, type DirectorySession } from '../src/client/directory-client.js';
+import { newFileId, newSymmetricKey } from '../src/crypto/random.js';
+import { encryptName, lookupTag } from '../src/crypto/names.js';
+import { startDirectory } from '../src/directory/service.js';
+import { openPostgresStore, openSqliteStore } from '../src/directory/store/open-store.js';
+import type { FileId } from '../src/interface/ids.js';
+import { parseEntryName } from '../src/interface/names.js';
+import { toBase64url } from '../src/wire/base64.js';
+import { type DirEntryBody, signDirEntry } from '../src/wire/dir-entry.js';
+import { routes } from '../src/wire/directory-api.js';
+import { type Figure, summarise } from './harness.js';
+
+const postgresUrl =
+  process.env['PEERVAULT_BENCH_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+function body(
+  session: DirectorySession,
+  id: FileId,
+  parent: FileId | null,
+  name: string,
+  nameKey: ReturnType<typeof newSymmetricKey>,
+): DirEntryBody {
+  const isRoot = parent === null;
+  return {
+    id,
+    parent,
+    owner: session.user,
+    version: 1,
+    kind: isRoot ? 'dir' : 'file',
+    tag: isRoot ? new Uint8Array(32) : lookupTag(nameKey, parseEntryName(name)),
+    name: isRoot ? new Uint8Array(0) : encryptName(nameKey, id, parseEntryName(name)),
+    meta: new Uint8Array(256),
+    keys: {},
+    acl: { r: [], w: [] },
+    deleted: null,
+    prev: new Uint8Array(32),
+    time: Date.now(),
+  };
+}
+
+/** Measures one engine; `entries` is 10,000 in a full run. */
+async function measureEngine(
+  engine: 'sqlite' | 'postgres',
+  entries: number,
+  listRuns: number,
+): Promise<Figure[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pv-bench-dir-'));
+  const schema = `pv_bench_${Math.random().toString(36).slice(2, 10)}`;
+  const store =
+    engine === 'sqlite'
+      ? await openSqliteStore(join(dataDir, 'directory.db'))
+      : await openPostgresStore(postgresUrl, { schema });
+  const running = await startDirectory({
+    dataDir,
+    listen: '127.0.0.1:0',
+    store,
+    config: { requestsPerSecond: 1_000_000 },
+  });
+  const client = await DirectoryClient.connect({
+    url: running.url,
+    fingerprint: running.fingerprint,
+  });
+  try {
+    await client.register('bench', 'bench user rides a purple tandem');
+    const session = await client.login('bench', 'bench user rides a purple tandem');
+    const nameKey = newSymmetricKey();
+    const root = newFileId();
+    await client.call(
+      'POST',
+      routes.entries,
+      {
+        envelope: toBase64url(
+          signDirEntry(session.identity.signing, body(session, root, null, '', nameKey)),
+        ),
+      },
+      session,
+    );
+    // Sign everything first, so the figure is the directory's rate, not the client's signing.
+    const envelopes = Array.from({ length: entries }, (_, i) =>
+      toBase64url(
+        signDirEntry(
+          session.identity.signing,
+          body(session, newFileId(), root, `file-${i}.txt`, nameKey),
+        ),
+      ),
+    );
+    let next = 0;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < envelopes.length) {
+          const envelope = envelopes[next++]!;
+          await client.call('POST', routes.entries, { envelope }, session);
+        }
+      }),
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const rate = entries / seconds;
+    const lists: number[] = [];
+    for (let i = 0; i < listRuns; i++) {
+      const t = process.hrtime.bigint();
+      const { entries: listed } = await client.call<{ entries: unknown[] }>(
+        'GET',
+        routes.children.replace(':id', root),
+        undefined,
+        session,
+      );
+      lists.push(Number(process.hrtime.bigint() - t) / 1e6);
+      if (listed.length !== entries) throw new Error(`listed ${listed.length} of ${entries}`);
+    }
+    return [
+      {
+        name: `directory ${engine}: entry creates (8 writers, HTTPS)`,
+        unit: 'ops/s',
+        median: rate,
+        min: rate,
+        max: rate,
+      },
+      { name: `directory ${engine}: list ${entries} entries`, unit: 'ms', ...summarise(lists) },
+    ];
+  } finally {
+    await client.close();
+    await running.close();
+    if (engine === 'postgres') {
+      const admin = new pg.Client({ connectionString: postgresUrl });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Directory figures for both engines. */
+export async function directoryFigures(quick: boolean): Promise<Figure[]> {
+  const entries = quick ? 1000 : 10_000;
+  const listRuns = quick ? 3 : 7;
+  return [
+    ...(await measureEngine('sqlite', entries, listRuns)),
+    ...(await measureEngine('postgres', entries, listRuns)),
+  ];
+}

@@ -1,0 +1,191 @@
+/**
+ * The directory's HTTP application (fastify), kept apart from listening so tests can build it
+ * around any store. Cross-cutting concerns live here: raw bodies (signatures cover the exact
+ * bytes), the error table (FsError kind → status, `{kind, op, message}`, never a stack),
+ * request-size and per-source rate limits, and signed-request authentication.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ZodError, type z } from 'zod';
+import { FsError, toWireError } from '../interface/errors.js';
+import type { DirectoryStore } from '../interface/directory-store.js';
+import { parseUserName, type UserName } from '../interface/names.js';
+import { httpStatus, maxRequestBytes } from '../wire/directory-api.js';
+import {
+  authHeader,
+  maxClockSkewMs,
+  readClaimedSession,
+  verifyRequest,
+} from '../wire/request-auth.js';
+import type { DirectoryConfig } from './config.js';
+import type { DirectoryKeys } from './keys.js';
+import { registerAccountRoutes } from './routes/accounts.js';
+import { registerEntryRoutes } from './routes/entries.js';
+import { registerKeyRoutes } from './routes/keys.js';
+import { registerPeerRoutes } from './routes/peers.js';
+
+/** What every route handler can use. */
+export interface DirectoryContext {
+  store: DirectoryStore;
+  keys: DirectoryKeys;
+  config: DirectoryConfig;
+  /** The clock (tests move it). */
+  now: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody: Buffer;
+  }
+}
+
+/** Parses `value` with a schema; a failure is an `invalid` FsError naming the first problem. */
+export function parseBody<T extends z.ZodType>(schema: T, value: unknown, op: string): z.infer<T> {
+  try {
+    return schema.parse(value);
+  } catch (err) {
+    if (err instanceof ZodError) {
+      const issue = err.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw new FsError('invalid', `malformed request${where}: ${issue?.message ?? 'invalid'}`, {
+        op,
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Authenticates a signed request: the session exists, is live and not revoked; the signature is
+ * by its device key over this method, path and body; the time is fresh; the nonce is new.
+ * @returns the session's user.
+ * @throws FsError `permission` or `revoked`
+ */
+export async function authenticate(
+  ctx: DirectoryContext,
+  request: FastifyRequest,
+): Promise<UserName> {
+  const header = request.headers[authHeader];
+  const claimed = readClaimedSession(Array.isArray(header) ? header[0] : header);
+  const session = await ctx.store.getSession(claimed.session);
+  const now = ctx.now();
+  if (!session)
+    throw new FsError('permission', 'unknown session; log in again', { op: 'request.auth' });
+  if (session.revokedAt !== null || session.expiresAt <= now) {
+    throw new FsError('revoked', 'this session has ended; log in again', { op: 'request.auth' });
+  }
+  const claims = verifyRequest(claimed.envelope, session, {
+    method: request.method,
+    path: request.url,
+    body: request.rawBody,
+    now,
+  });
+  const fresh = await ctx.store.useNonce(
+    session.id,
+    claims.nonce,
+    claims.time + 2 * maxClockSkewMs,
+  );
+  if (!fresh)
+    throw new FsError('permission', 'this request was already used (replay refused)', {
+      op: 'request.auth',
+    });
+  return parseUserName(session.user);
+}
+
+/** A per-source token bucket: a DoS guard per process, not security state. */
+function rateLimiter(perSecond: number): (source: string, now: number) => boolean {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (source, now) => {
+    const bucket = buckets.get(source) ?? { tokens: perSecond * 2, at: now };
+    bucket.tokens = Math.min(perSecond * 2, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
+    bucket.at = now;
+    if (buckets.size > 10_000) buckets.clear();
+    buckets.set(source, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  };
+}
+
+/** Builds the directory's fastify app (not listening). `https` options make it serve TLS. */
+export function buildDirectoryApp(
+  ctx: DirectoryContext,
+  https?: { key: string; cert: string },
+): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxRequestBytes,
+    ...(https ? { https: { ...https, minVersion: 'TLSv1.3' as const } } : {}),
+  }) as unknown as FastifyInstance;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: maxRequestBytes },
+    (request, body, done) => {
+      request.rawBody = body as Buffer;
+      if ((body as Buffer).length === 0) return done(null, undefined);
+      try {
+        done(null, JSON.parse((body as Buffer).toString('utf8')) as unknown);
+      } catch {
+        done(
+          new FsError('invalid', 'the request body is not valid JSON', { op: 'request.parse' }),
+          undefined,
+        );
+      }
+    },
+  );
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.rawBody = Buffer.alloc(0);
+    done();
+  });
+
+  const allow = rateLimiter(ctx.config.requestsPerSecond);
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!allow(request.ip, Date.now())) {
+      done(
+        new FsError('throttled', 'too many requests from this address; slow down', {
+          op: 'request',
+        }),
+      );
+      return;
+    }
+    done();
+  });
+
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    let wire = toWireError(error, request.routeOptions.url ?? 'request');
+    const fastifyCode = (error as { code?: string; statusCode?: number }).code;
+    if (!(error instanceof FsError) && fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      wire = {
+        kind: 'invalid',
+        op: 'request',
+        message: `the request body is larger than ${maxRequestBytes} bytes`,
+      };
+    } else if (
+      !(error instanceof FsError) &&
+      (error as { statusCode?: number }).statusCode === 400
+    ) {
+      wire = { kind: 'invalid', op: 'request', message: 'malformed request' };
+    } else if (wire.kind === 'internal') {
+      // Unexpected: keep the details out of the response; report them where an operator sees them.
+      console.error(
+        `directory: internal error in ${request.method} ${request.routeOptions.url ?? '?'}:`,
+        error,
+      );
+    }
+    void reply.status(httpStatus[wire.kind]).send(wire);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({
+      kind: 'not-exist',
+      op: 'route',
+      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+    });
+  });
+
+  registerAccountRoutes(app, ctx);
+  registerKeyRoutes(app, ctx);
+  registerEntryRoutes(app, ctx);
+  registerPeerRoutes(app, ctx);
+  return app;
+}

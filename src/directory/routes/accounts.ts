@@ -1,0 +1,194 @@
+/**
+ * Accounts: registration, login (OPAQUE, RFC 9807), logout and password change.
+ *
+ * The directory never sees a password: OPAQUE runs the password through an OPRF with the
+ * directory's key and an Argon2id KSF on the client. Unknown user names go through exactly the
+ * same steps as known ones (the OPAQUE library answers with a fake response derived from the
+ * name), so the answers and their timing do not reveal whether a name exists.
+ */
+import { createHash } from 'node:crypto';
+import * as opaque from '@serenity-kit/opaque';
+import type { FastifyInstance } from 'fastify';
+import { FsError } from '../../interface/errors.js';
+import { parseUserName } from '../../interface/names.js';
+import { randomBytesOf } from '../../crypto/random.js';
+import { fromBase64url, toBase64url } from '../../wire/base64.js';
+import {
+  type InfoResponse,
+  type LoginFinishResponse,
+  type LoginStartResponse,
+  routes,
+  schemas,
+} from '../../wire/directory-api.js';
+import { chainHash, verifyKeyLog } from '../../wire/key-log.js';
+import { authenticate, type DirectoryContext, parseBody } from '../app.js';
+import { proofMatches } from '../../wire/session-binding.js';
+import { countLoginAttempt, loginSucceeded } from '../throttle.js';
+
+const loginFailed = () => new FsError('permission', 'wrong user name or password', { op: 'login' });
+
+/** Only a hash of an invite code is stored, so a database thief cannot use unspent invites. */
+export function inviteHash(code: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`peervault/v1/invite\0${code}`).digest());
+}
+
+export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContext): void {
+  const { store, keys, config } = ctx;
+
+  app.get(routes.info, () => {
+    const info: InfoResponse = {
+      fingerprint: keys.fingerprint,
+      identityKey: toBase64url(keys.identity.publicKey),
+      opaquePublicKey: opaque.server.getPublicKey(keys.opaqueSetup),
+      registration: config.registration,
+      time: ctx.now(),
+    };
+    return info;
+  });
+
+  app.post(routes.registerStart, (request) => {
+    const body = parseBody(schemas.registerStart, request.body, 'register');
+    const user = parseUserName(body.user);
+    const { registrationResponse } = opaque.server.createRegistrationResponse({
+      serverSetup: keys.opaqueSetup,
+      userIdentifier: user,
+      registrationRequest: body.request,
+    });
+    return { response: registrationResponse };
+  });
+
+  app.post(routes.registerFinish, async (request) => {
+    const op = 'register';
+    const body = parseBody(schemas.registerFinish, request.body, op);
+    const user = parseUserName(body.user);
+    if (config.registration === 'invite' && body.invite === undefined) {
+      throw new FsError(
+        'permission',
+        'this directory registers by invitation only; ask its operator for an invite code',
+        { op },
+      );
+    }
+    const genesis = fromBase64url(body.keyLog, 'keyLog', { maxBytes: 4096 });
+    try {
+      verifyKeyLog(user, [genesis]);
+    } catch {
+      throw new FsError(
+        'invalid',
+        'the key log entry is not a valid self-signed genesis for this user',
+        { op },
+      );
+    }
+    const now = ctx.now();
+    await store.createUser(
+      {
+        name: user,
+        createdAt: now,
+        opaqueRecord: body.record,
+        sealedKeys: fromBase64url(body.sealedKeys, 'sealedKeys', { maxBytes: 4096 }),
+        role: 'user',
+      },
+      { user, seq: 0, envelope: genesis, hash: chainHash(genesis) },
+      body.invite === undefined ? undefined : { codeHash: inviteHash(body.invite), now },
+    );
+    return { user };
+  });
+
+  app.post(routes.loginStart, async (request) => {
+    const body = parseBody(schemas.loginStart, request.body, 'login');
+    const user = parseUserName(body.user);
+    const now = ctx.now();
+    await countLoginAttempt(store, config.throttle, user, request.ip, now);
+    const record = await store.getUser(user);
+    const { serverLoginState, loginResponse } = opaque.server.startLogin({
+      serverSetup: keys.opaqueSetup,
+      userIdentifier: user,
+      registrationRecord: record?.opaqueRecord ?? null,
+      startLoginRequest: body.request,
+    });
+    const loginId = toBase64url(randomBytesOf(16));
+    await store.putLoginState({
+      id: loginId,
+      user,
+      state: serverLoginState,
+      expiresAt: now + config.loginStateTtlMs,
+    });
+    const response: LoginStartResponse = { loginId, response: loginResponse };
+    return response;
+  });
+
+  app.post(routes.loginFinish, async (request) => {
+    const body = parseBody(schemas.loginFinish, request.body, 'login');
+    const now = ctx.now();
+    const state = await store.takeLoginState(body.loginId, now);
+    if (!state) throw loginFailed();
+    let sessionKey: string;
+    try {
+      ({ sessionKey } = opaque.server.finishLogin({
+        finishLoginRequest: body.finish,
+        serverLoginState: state.state,
+      }));
+    } catch {
+      throw loginFailed();
+    }
+    const deviceKey = fromBase64url(body.deviceKey, 'deviceKey', { length: 32 });
+    if (
+      !proofMatches(
+        sessionKey,
+        body.loginId,
+        deviceKey,
+        fromBase64url(body.proof, 'proof', { length: 32 }),
+      )
+    ) {
+      throw loginFailed();
+    }
+    const user = await store.getUser(parseUserName(state.user));
+    if (!user) throw loginFailed();
+    await loginSucceeded(store, user.name, request.ip);
+    const session = toBase64url(randomBytesOf(24));
+    const expiresAt = now + config.sessionTtlMs;
+    await store.createSession({
+      id: session,
+      user: user.name,
+      deviceKey,
+      createdAt: now,
+      expiresAt,
+      revokedAt: null,
+    });
+    const response: LoginFinishResponse = {
+      session,
+      expiresAt,
+      sealedKeys: toBase64url(user.sealedKeys),
+    };
+    return response;
+  });
+
+  app.post(routes.logout, async (request) => {
+    const user = await authenticate(ctx, request);
+    await store.revokeSessions(user, ctx.now());
+    return { user };
+  });
+
+  app.post(routes.passwordStart, async (request) => {
+    const user = await authenticate(ctx, request);
+    const body = parseBody(schemas.passwordStart, request.body, 'password');
+    const { registrationResponse } = opaque.server.createRegistrationResponse({
+      serverSetup: keys.opaqueSetup,
+      userIdentifier: user,
+      registrationRequest: body.request,
+    });
+    return { response: registrationResponse };
+  });
+
+  app.post(routes.passwordFinish, async (request) => {
+    const user = await authenticate(ctx, request);
+    const body = parseBody(schemas.passwordFinish, request.body, 'password');
+    await store.updateCredentials(
+      user,
+      body.record,
+      fromBase64url(body.sealedKeys, 'sealedKeys', { maxBytes: 4096 }),
+    );
+    // Every session, this one included, ends: whoever knew the old password is logged out.
+    await store.revokeSessions(user, ctx.now());
+    return { user };
+  });
+}

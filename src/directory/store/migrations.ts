@@ -1,0 +1,305 @@
+/**
+ * The directory's schema, as migrations in code (no migration files to ship or to find at run
+ * time), for both engines. Each migration is written once; the few types that differ between
+ * SQLite and PostgreSQL come from {@link columnTypes}.
+ *
+ * Migrations are append-only: once shipped, a migration is never edited; a change is a new one.
+ */
+import {
+  type Expression,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  NO_MIGRATIONS,
+  type RawBuilder,
+  sql,
+} from 'kysely';
+import type { Database } from './schema.js';
+
+/** The two database engines the directory runs on. */
+export type StoreEngine = 'sqlite' | 'postgres';
+
+interface ColumnTypes {
+  /** Raw bytes. */
+  bytes: 'blob' | 'bytea';
+  /** Milliseconds since the epoch, and byte counts: past 2^31, so 64-bit on PostgreSQL. */
+  time: 'integer' | 'bigint';
+  /**
+   * Text that results are ordered by (ids). PostgreSQL orders text by the database's locale,
+   * which differs between machines and from SQLite; the "C" collation orders by bytes, as
+   * SQLite's default BINARY collation does, so both engines give the same order.
+   */
+  sortedText: 'text' | RawBuilder<unknown>;
+}
+
+function columnTypes(engine: StoreEngine): ColumnTypes {
+  return engine === 'postgres'
+    ? { bytes: 'bytea', time: 'bigint', sortedText: sql`text collate "C"` }
+    : { bytes: 'blob', time: 'integer', sortedText: 'text' };
+}
+
+function initial(engine: StoreEngine): Migration {
+  const t = columnTypes(engine);
+  // STRICT makes SQLite refuse a value of the wrong type instead of storing it as given.
+  const strict = <B extends { modifyEnd(modifier: Expression<unknown>): B }>(table: B): B =>
+    engine === 'sqlite' ? table.modifyEnd(sql`strict`) : table;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('users')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .addColumn('opaque_record', 'text', (c) => c.notNull())
+        .addColumn('sealed_keys', t.bytes, (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('user', 'admin')`))
+        .$call(strict)
+        .execute();
+
+      await db.schema
+        .createTable('invites')
+        .addColumn('code_hash', t.bytes, (c) => c.primaryKey())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .addColumn('expires_at', t.time, (c) => c.notNull())
+        .addColumn('used_by', 'text', (c) => c.references('users.name'))
+        .$call(strict)
+        .execute();
+
+      await db.schema
+        .createTable('key_log')
+        .addColumn('user_name', 'text', (c) => c.notNull().references('users.name'))
+        .addColumn('seq', 'integer', (c) => c.notNull().check(sql`seq >= 0`))
+        .addColumn('envelope', t.bytes, (c) => c.notNull())
+        .addColumn('hash', t.bytes, (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_log_pk', ['user_name', 'seq'])
+        .$call(strict)
+        .execute();
+
+      // No foreign key on user_name: logins of unknown users run to the end (OPAQUE's defence
+      // against user enumeration), so their states name users that do not exist.
+      await db.schema
+        .createTable('login_states')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('expires_at', t.time, (c) => c.notNull())
+        .$call(strict)
+        .execute();
+      await db.schema
+        .createIndex('login_states_expires')
+        .on('login_states')
+        .column('expires_at')
+        .execute();
+
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_name', 'text', (c) => c.notNull().references('users.name'))
+        .addColumn('device_key', t.bytes, (c) => c.notNull())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .addColumn('expires_at', t.time, (c) => c.notNull())
+        .addColumn('revoked_at', t.time)
+        .$call(strict)
+        .execute();
+      await db.schema.createIndex('sessions_user').on('sessions').column('user_name').execute();
+      await db.schema.createIndex('sessions_expires').on('sessions').column('expires_at').execute();
+
+      // The primary key is what makes a replayed nonce fail, atomically, across processes.
+      await db.schema
+        .createTable('nonces')
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('expires_at', t.time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('nonces_pk', ['session_id', 'nonce'])
+        .$call(strict)
+        .execute();
+      await db.schema.createIndex('nonces_expires').on('nonces').column('expires_at').execute();
+
+      await db.schema
+        .createTable('throttles')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('window_start', t.time, (c) => c.notNull())
+        .addColumn('blocked_until', t.time, (c) => c.notNull())
+        .$call(strict)
+        .execute();
+
+      await db.schema
+        .createTable('entries')
+        .addColumn('id', t.sortedText, (c) => c.primaryKey())
+        .addColumn('owner', 'text', (c) => c.notNull().references('users.name'))
+        // Not a foreign key: an entry may outlive its parent in the trash until both are purged.
+        .addColumn('parent', 'text')
+        .addColumn('tag', t.bytes, (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull().check(sql`version >= 1`))
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('file', 'dir')`))
+        .addColumn('envelope', t.bytes, (c) => c.notNull())
+        .addColumn('writer', 'text', (c) => c.notNull())
+        .addColumn('updated_at', t.time, (c) => c.notNull())
+        .addColumn('deleted_at', t.time)
+        .addColumn('deleted_by', 'text')
+        .$call(strict)
+        .execute();
+      // One live name per directory; a tombstoned entry frees its name for reuse.
+      await db.schema
+        .createIndex('entries_live_name')
+        .on('entries')
+        .columns(['parent', 'tag'])
+        .unique()
+        .where(sql.ref('deleted_at'), 'is', null)
+        .execute();
+      // One root per owner, live or in the trash.
+      await db.schema
+        .createIndex('entries_one_root')
+        .on('entries')
+        .column('owner')
+        .unique()
+        .where(sql.ref('parent'), 'is', null)
+        .execute();
+      await db.schema
+        .createIndex('entries_trash')
+        .on('entries')
+        .columns(['owner', 'deleted_at'])
+        .where(sql.ref('deleted_at'), 'is not', null)
+        .execute();
+      await db.schema
+        .createIndex('entries_deleted')
+        .on('entries')
+        .column('deleted_at')
+        .where(sql.ref('deleted_at'), 'is not', null)
+        .execute();
+
+      await db.schema
+        .createTable('entry_versions')
+        .addColumn('id', 'text', (c) => c.notNull().references('entries.id').onDelete('cascade'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('envelope', t.bytes, (c) => c.notNull())
+        .addColumn('writer', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('entry_versions_pk', ['id', 'version'])
+        .$call(strict)
+        .execute();
+
+      await db.schema
+        .createTable('entry_grants')
+        .addColumn('entry_id', 'text', (c) =>
+          c.notNull().references('entries.id').onDelete('cascade'),
+        )
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('access_right', 'text', (c) =>
+          c.notNull().check(sql`access_right in ('r', 'w')`),
+        )
+        .addColumn('pos', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('entry_grants_pk', ['entry_id', 'user_name', 'access_right'])
+        .$call(strict)
+        .execute();
+      // Listings filter by viewer: "entries under this parent that grant this user a right".
+      await db.schema
+        .createIndex('entry_grants_user')
+        .on('entry_grants')
+        .columns(['user_name', 'entry_id'])
+        .execute();
+
+      await db.schema
+        .createTable('peers')
+        .addColumn('id', t.sortedText, (c) => c.primaryKey())
+        .addColumn('key', t.bytes, (c) => c.notNull())
+        .addColumn('address', 'text', (c) => c.notNull())
+        .addColumn('capacity', t.time, (c) => c.notNull())
+        .addColumn('registered_at', t.time, (c) => c.notNull())
+        .addColumn('last_seen', t.time, (c) => c.notNull())
+        .addColumn('record', t.bytes, (c) => c.notNull())
+        .$call(strict)
+        .execute();
+      await db.schema.createIndex('peers_last_seen').on('peers').column('last_seen').execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      // Children before parents, so that foreign keys never block a drop.
+      for (const table of [
+        'peers',
+        'entry_grants',
+        'entry_versions',
+        'entries',
+        'throttles',
+        'nonces',
+        'sessions',
+        'login_states',
+        'key_log',
+        'invites',
+        'users',
+      ]) {
+        await db.schema.dropTable(table).execute();
+      }
+    },
+  };
+}
+
+/** Every migration, by name, for one engine. Names sort in the order they apply. */
+export function migrationsFor(engine: StoreEngine): Record<string, Migration> {
+  return { '0001-initial': initial(engine) };
+}
+
+function provider(engine: StoreEngine): MigrationProvider {
+  return { getMigrations: () => Promise.resolve(migrationsFor(engine)) };
+}
+
+/**
+ * Migrates the database up to the latest schema (or, with `'none'`, all the way down: for tests
+ * of the down migrations). Safe to run from several processes at once:
+ *
+ * - PostgreSQL: Kysely's Migrator takes a session-level advisory lock and runs the migrations
+ *   in one transaction. Its bookkeeping tables are pinned to the connection's current schema,
+ *   because Kysely otherwise looks for them in every schema of the database and would find
+ *   another schema's.
+ * - SQLite: Kysely's lock is a no-op there (it assumes one process), so the whole run happens
+ *   inside `BEGIN IMMEDIATE`, which takes SQLite's write lock up front: a second process waits
+ *   (busy_timeout) and then finds the work done. SQLite's DDL is transactional, so a failed
+ *   migration leaves nothing behind.
+ *
+ * @throws whatever the driver threw (the store maps it to an FsError).
+ */
+export async function migrate(
+  db: Kysely<Database>,
+  engine: StoreEngine,
+  target: 'latest' | 'none' = 'latest',
+): Promise<void> {
+  const run = async (conn: Kysely<Database>, migrationTableSchema?: string): Promise<void> => {
+    const migrator = new Migrator({
+      db: conn,
+      provider: provider(engine),
+      ...(migrationTableSchema === undefined ? {} : { migrationTableSchema }),
+    });
+    const { error } =
+      target === 'latest'
+        ? await migrator.migrateToLatest()
+        : await migrator.migrateTo(NO_MIGRATIONS);
+    if (error !== undefined) {
+      throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    }
+  };
+
+  if (engine === 'postgres') {
+    const { rows } = await sql<{
+      schema: string | null;
+    }>`select current_schema() as schema`.execute(db);
+    const schema = rows[0]?.schema;
+    if (schema === null || schema === undefined) {
+      throw new Error('no schema is selected: search_path names no existing schema');
+    }
+    await run(db, schema);
+    return;
+  }
+
+  await db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      await run(conn);
+    } catch (err) {
+      // A failed rollback (the connection broke) must not hide why the migration failed.
+      await sql`rollback`.execute(conn).catch(() => undefined);
+      throw err;
+    }
+    await sql`commit`.execute(conn);
+  });
+}

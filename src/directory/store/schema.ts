@@ -1,0 +1,127 @@
+/**
+ * The directory database's tables, as Kysely sees them. One set of types serves both engines:
+ * times and counters are JavaScript numbers on both (PostgreSQL's `bigint` is parsed as a number
+ * by the pool, see open-store.ts), and binary columns are read back as Buffers, which the store
+ * copies into plain Uint8Arrays before they leave it.
+ *
+ * Column names avoid SQL keywords (`user`, `right`) so that hand-written SQL never needs quoting.
+ */
+
+/** Accounts. */
+export interface UsersTable {
+  name: string;
+  created_at: number;
+  opaque_record: string;
+  /** Sealed under the user's OPAQUE export key; never a plain private key. */
+  sealed_keys: Uint8Array;
+  role: 'user' | 'admin';
+}
+
+/** Invitations to register; only a hash of each code is kept. */
+export interface InvitesTable {
+  code_hash: Uint8Array;
+  created_at: number;
+  expires_at: number;
+  used_by: string | null;
+}
+
+/** Every user's signed, hash-chained key log; primary key (user_name, seq). */
+export interface KeyLogTable {
+  user_name: string;
+  seq: number;
+  envelope: Uint8Array;
+  hash: Uint8Array;
+}
+
+/** OPAQUE server states between the two round trips of a login. */
+export interface LoginStatesTable {
+  id: string;
+  /** Not a foreign key: a login for an unknown user is run to the end so as not to reveal it. */
+  user_name: string;
+  /** Secret until the login finishes or expires. */
+  state: string;
+  expires_at: number;
+}
+
+/** Logged-in sessions. */
+export interface SessionsTable {
+  id: string;
+  user_name: string;
+  device_key: Uint8Array;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+/** Request nonces already used, per session; primary key (session_id, nonce). */
+export interface NoncesTable {
+  session_id: string;
+  nonce: string;
+  expires_at: number;
+}
+
+/** Login throttle counters. */
+export interface ThrottlesTable {
+  key: string;
+  failures: number;
+  window_start: number;
+  blocked_until: number;
+}
+
+/** The current version of every entry of the namespace. */
+export interface EntriesTable {
+  id: string;
+  owner: string;
+  parent: string | null;
+  tag: Uint8Array;
+  version: number;
+  kind: 'file' | 'dir';
+  envelope: Uint8Array;
+  writer: string;
+  updated_at: number;
+  deleted_at: number | null;
+  deleted_by: string | null;
+}
+
+/** Every version of every entry, the current one included; primary key (id, version). */
+export interface EntryVersionsTable {
+  id: string;
+  version: number;
+  envelope: Uint8Array;
+  writer: string;
+  created_at: number;
+}
+
+/** The grants of each entry's current version; `pos` keeps the order they were given in. */
+export interface EntryGrantsTable {
+  entry_id: string;
+  user_name: string;
+  access_right: 'r' | 'w';
+  pos: number;
+}
+
+/** Registered storage peers. */
+export interface PeersTable {
+  id: string;
+  key: Uint8Array;
+  address: string;
+  capacity: number;
+  registered_at: number;
+  last_seen: number;
+  record: Uint8Array;
+}
+
+/** The whole database, for `Kysely<Database>`. */
+export interface Database {
+  users: UsersTable;
+  invites: InvitesTable;
+  key_log: KeyLogTable;
+  login_states: LoginStatesTable;
+  sessions: SessionsTable;
+  nonces: NoncesTable;
+  throttles: ThrottlesTable;
+  entries: EntriesTable;
+  entry_versions: EntryVersionsTable;
+  entry_grants: EntryGrantsTable;
+  peers: PeersTable;
+}

@@ -1,0 +1,235 @@
+/**
+ * The directory's storage port: everything the directory keeps, behind one interface with one
+ * implementation per engine (SQLite, PostgreSQL) in src/directory/store/.
+ *
+ * The directory is stateless over its store: several directory processes over one PostgreSQL
+ * database behave as one directory, so every piece of state that matters (login states, nonces,
+ * throttles) lives here, and every check-then-act is one atomic statement or one transaction.
+ *
+ * What is stored is what the directory may know: user names, OPAQUE records, sealed (never
+ * plain) private keys, public key logs, opaque entry ids and lookup tags, signed entry
+ * envelopes whose names, manifests and keys are encrypted, grants by user name, peer records.
+ * All times are milliseconds since the Unix epoch.
+ */
+import type { FileId } from './ids.js';
+import type { UserName } from './names.js';
+
+export type { UserName };
+
+/** An account. */
+export interface UserRecord {
+  name: UserName;
+  createdAt: number;
+  /** The OPAQUE registration record (opaque to the directory; base64url from the library). */
+  opaqueRecord: string;
+  /** The user's private identity, sealed under their OPAQUE export key (see docs/formats.md). */
+  sealedKeys: Uint8Array;
+  /** `admin` may read the whole audit log (later issue). */
+  role: 'user' | 'admin';
+}
+
+/** One signed, hash-chained event of a user's key log. */
+export interface KeyLogRecord {
+  user: UserName;
+  /** 0 for the genesis event, then +1 each. */
+  seq: number;
+  /** The signed `key-log-entry` envelope. */
+  envelope: Uint8Array;
+  /** SHA-256 of the envelope, which the next event names as `prev`. */
+  hash: Uint8Array;
+}
+
+/** An invitation to register (when registration is `invite`). Only a hash of the code is kept. */
+export interface InviteRecord {
+  codeHash: Uint8Array;
+  createdAt: number;
+  expiresAt: number;
+  usedBy: UserName | null;
+}
+
+/** The server half of an OPAQUE login between its two round trips. Single use. */
+export interface LoginStateRecord {
+  id: string;
+  user: UserName;
+  /** OPAQUE server login state (secret until the login finishes or expires). */
+  state: string;
+  expiresAt: number;
+}
+
+/** A logged-in session: requests are signed by its device key. */
+export interface SessionRecord {
+  id: string;
+  user: UserName;
+  /** Raw Ed25519 public key that signs this session's requests. */
+  deviceKey: Uint8Array;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+/** A throttle counter (per account, per source, per account and source). */
+export interface ThrottleRecord {
+  key: string;
+  /** Failures counted in the current window. */
+  failures: number;
+  windowStart: number;
+  /** No attempt is accepted before this time. */
+  blockedUntil: number;
+}
+
+/** A right granted on an entry. */
+export type Right = 'r' | 'w';
+
+/** A grant: a user's right on an entry (indexed so that listings can filter by viewer). */
+export interface Grant {
+  user: UserName;
+  right: Right;
+}
+
+/** The current version of a file or directory entry. */
+export interface EntryRecord {
+  id: FileId;
+  owner: UserName;
+  /** The parent directory; null for a user's root directory. */
+  parent: FileId | null;
+  /** Lookup tag of the name under the parent's name key (32 bytes; zeros for a root). */
+  tag: Uint8Array;
+  version: number;
+  kind: 'file' | 'dir';
+  /** The signed `dir-entry` envelope of this version. */
+  envelope: Uint8Array;
+  /** Who signed this version (owner or a writer). */
+  writer: UserName;
+  updatedAt: number;
+  /** Set when the entry is in the trash (tombstoned), with who deleted it. */
+  deletedAt: number | null;
+  deletedBy: UserName | null;
+  /** The grants of this version's ACL. */
+  grants: readonly Grant[];
+}
+
+/** One stored version of an entry (every version is kept until the entry is purged). */
+export interface EntryVersionRecord {
+  id: FileId;
+  version: number;
+  envelope: Uint8Array;
+  writer: UserName;
+  createdAt: number;
+}
+
+/** A registered storage peer. */
+export interface PeerRecord {
+  /** base64url of the peer's Ed25519 public key. */
+  id: string;
+  /** Raw Ed25519 public key (the key in its TLS certificate). */
+  key: Uint8Array;
+  /** `host:port` of its block protocol. */
+  address: string;
+  /** Bytes it offers. */
+  capacity: number;
+  registeredAt: number;
+  lastSeen: number;
+  /** The latest signed `peer-record` envelope. */
+  record: Uint8Array;
+}
+
+/**
+ * The store. Every method is atomic. Errors are FsErrors: `exist` for a unique-key clash,
+ * `conflict` for a failed compare-and-swap, `not-exist` where a named row must exist,
+ * `unavailable` when the database cannot be reached.
+ */
+export interface DirectoryStore {
+  /** Creates or upgrades the schema; idempotent, safe to run from several processes at once. */
+  migrate(): Promise<void>;
+  /** Closes connections; idempotent. */
+  close(): Promise<void>;
+
+  // Accounts
+  /**
+   * Creates a user with the genesis event of their key log, in one transaction. When an
+   * invite hash is given it must exist, be unused and unexpired (`invalid` otherwise) and is
+   * marked used by this user. @throws `exist` when the name is taken.
+   */
+  createUser(
+    user: UserRecord,
+    genesis: KeyLogRecord,
+    invite?: { codeHash: Uint8Array; now: number },
+  ): Promise<void>;
+  getUser(name: UserName): Promise<UserRecord | undefined>;
+  /** Replaces the OPAQUE record and sealed keys (password change). @throws `not-exist` */
+  updateCredentials(name: UserName, opaqueRecord: string, sealedKeys: Uint8Array): Promise<void>;
+  createInvite(invite: InviteRecord): Promise<void>;
+
+  // Key logs
+  /** Appends an event. @throws `conflict` when `seq` is taken (someone appended first). */
+  appendKeyLog(record: KeyLogRecord): Promise<void>;
+  /** The whole log of a user, by `seq`. */
+  keyLog(user: UserName): Promise<KeyLogRecord[]>;
+
+  // Login and sessions
+  putLoginState(record: LoginStateRecord): Promise<void>;
+  /** Returns and deletes a login state in one step (so it can be used once); undefined if absent or expired. */
+  takeLoginState(id: string, now: number): Promise<LoginStateRecord | undefined>;
+  createSession(record: SessionRecord): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  /** Revokes every live session of a user. */
+  revokeSessions(user: UserName, now: number): Promise<void>;
+  /**
+   * Records that `nonce` was used in `sessionId`. Returns false, changing nothing, when it was
+   * already used: that request is a replay. Atomic across processes (a unique key).
+   */
+  useNonce(sessionId: string, nonce: string, expiresAt: number): Promise<boolean>;
+  /** Deletes expired nonces, login states and sessions. */
+  pruneExpired(now: number): Promise<void>;
+
+  // Throttles
+  getThrottles(keys: readonly string[]): Promise<ThrottleRecord[]>;
+  /**
+   * Atomically counts one failure for `key`: starts a new window when the current one began
+   * more than `windowMs` ago. Returns the updated record.
+   */
+  addFailure(key: string, now: number, windowMs: number): Promise<ThrottleRecord>;
+  setBlockedUntil(key: string, until: number): Promise<void>;
+  /**
+   * Claims the next attempt for `key`: if the key is not blocked at `now` (no row, or
+   * blockedUntil <= now), sets blockedUntil to `until` and returns true; otherwise changes
+   * nothing and returns false. One atomic conditional update, so of several concurrent
+   * claimants exactly one wins.
+   */
+  claimAttempt(key: string, now: number, until: number): Promise<boolean>;
+  clearThrottle(key: string): Promise<void>;
+
+  // Namespace
+  /** @throws `exist` when the id is taken, or a live entry has the same (parent, tag), or the owner already has a root. */
+  createEntry(entry: EntryRecord): Promise<void>;
+  getEntry(id: FileId): Promise<EntryRecord | undefined>;
+  /** The live entry with this tag under `parent`. */
+  findEntry(parent: FileId, tag: Uint8Array): Promise<EntryRecord | undefined>;
+  /** The owner's root directory (live or not). */
+  rootOf(owner: UserName): Promise<EntryRecord | undefined>;
+  /** Live children of `parent` that `viewer` may see: all when viewer owns them, else those granting viewer a right. Ordered by id. */
+  listChildren(parent: FileId, viewer: UserName): Promise<EntryRecord[]>;
+  /**
+   * Replaces an entry with its next version, keeping the old one in the history, if and only if
+   * its current version is `expectedVersion` (compare-and-swap). The new record's deletion
+   * fields are stored as given (a tombstone sets them; a restore clears them).
+   * @throws `conflict` when the version moved on; `not-exist` when there is no such entry;
+   *   `exist` when the new tag clashes with a live sibling.
+   */
+  updateEntry(entry: EntryRecord, expectedVersion: number): Promise<void>;
+  /** Every stored version of an entry, oldest first. */
+  entryVersions(id: FileId): Promise<EntryVersionRecord[]>;
+  /** The owner's entries in the trash, most recently deleted first. */
+  listTrash(owner: UserName): Promise<EntryRecord[]>;
+  /** Deletes an entry and its history for good. */
+  purgeEntry(id: FileId): Promise<void>;
+  /** Purges entries deleted before `before`; returns their ids. */
+  purgeDeletedBefore(before: number): Promise<FileId[]>;
+
+  // Peers
+  /** Inserts or replaces a peer by id. */
+  upsertPeer(peer: PeerRecord): Promise<void>;
+  getPeer(id: string): Promise<PeerRecord | undefined>;
+  /** Peers seen at or after `seenSince`, ordered by id. */
+  listPeers(seenSince: number): Promise<PeerRecord[]>;
+}

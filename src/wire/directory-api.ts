@@ -1,0 +1,118 @@
+/**
+ * The directory's HTTP API, shared by server and client: route paths, request and response
+ * schemas (zod; every request body is validated before use), and the HTTP status of each error
+ * kind. docs/protocol.md describes each route in prose.
+ *
+ * Binary fields are unpadded base64url strings. Bodies are JSON. Every error response is
+ * `{kind, op, message}` with the status below, and never a stack.
+ */
+import { z } from 'zod';
+import type { ErrorKind } from '../interface/errors.js';
+
+/** HTTP status of each error kind (the wire's edge table). */
+export const httpStatus: Readonly<Record<ErrorKind, number>> = {
+  invalid: 400,
+  permission: 403,
+  exist: 409,
+  'not-exist': 404,
+  'not-dir': 400,
+  'is-dir': 400,
+  'not-empty': 409,
+  conflict: 409,
+  integrity: 422,
+  revoked: 401,
+  throttled: 429,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** Largest request body the directory reads (entries carry encrypted manifests). */
+export const maxRequestBytes = 4 * 1024 * 1024;
+
+const b64 = (maxBytes: number) =>
+  z
+    .string()
+    .max(Math.ceil((maxBytes * 4) / 3))
+    .regex(/^[A-Za-z0-9_-]*$/, 'base64url');
+const userName = z.string().min(1).max(32);
+const opaqueMessage = b64(4096);
+const fileId = z.string().length(22);
+
+export const routes = {
+  info: '/v1/info',
+  registerStart: '/v1/register/start',
+  registerFinish: '/v1/register/finish',
+  loginStart: '/v1/login/start',
+  loginFinish: '/v1/login/finish',
+  logout: '/v1/session/logout',
+  passwordStart: '/v1/account/password/start',
+  passwordFinish: '/v1/account/password/finish',
+  userKeys: '/v1/users/:user/keys',
+  appendKey: '/v1/keys',
+  root: '/v1/roots/:user',
+  entries: '/v1/entries',
+  entry: '/v1/entries/:id',
+  children: '/v1/entries/:id/children',
+  versions: '/v1/entries/:id/versions',
+  lookup: '/v1/lookup',
+  trash: '/v1/trash',
+  trashEntry: '/v1/trash/:id',
+  peers: '/v1/peers',
+  heartbeat: '/v1/peers/heartbeat',
+} as const;
+
+export const schemas = {
+  registerStart: z.strictObject({ user: userName, request: opaqueMessage }),
+  registerFinish: z.strictObject({
+    user: userName,
+    record: opaqueMessage,
+    sealedKeys: b64(4096),
+    keyLog: b64(4096),
+    invite: z.string().max(64).optional(),
+  }),
+  loginStart: z.strictObject({ user: userName, request: opaqueMessage }),
+  loginFinish: z.strictObject({
+    loginId: z.string().length(22),
+    finish: opaqueMessage,
+    deviceKey: b64(32),
+    proof: b64(32),
+  }),
+  passwordStart: z.strictObject({ request: opaqueMessage }),
+  passwordFinish: z.strictObject({ record: opaqueMessage, sealedKeys: b64(4096) }),
+  appendKey: z.strictObject({ envelope: b64(4096) }),
+  createEntry: z.strictObject({ envelope: b64(maxRequestBytes - 1024) }),
+  updateEntry: z.strictObject({
+    envelope: b64(maxRequestBytes - 1024),
+    expectedVersion: z.number().int().min(1),
+  }),
+  lookup: z.strictObject({ parent: fileId, tag: b64(32) }),
+  heartbeat: z.strictObject({ record: b64(1024) }),
+  idParam: z.strictObject({ id: fileId }),
+  userParam: z.strictObject({ user: userName }),
+} as const;
+
+/** Response bodies. */
+export interface InfoResponse {
+  fingerprint: string;
+  /** The directory's Ed25519 key, base64url (must match the pinned fingerprint). */
+  identityKey: string;
+  /** The OPAQUE server public key, which the client checks at the end of login. */
+  opaquePublicKey: string;
+  registration: 'open' | 'invite';
+  time: number;
+}
+export interface LoginStartResponse {
+  loginId: string;
+  response: string;
+}
+export interface LoginFinishResponse {
+  session: string;
+  expiresAt: number;
+  sealedKeys: string;
+}
+export interface EntryResponse {
+  envelope: string;
+  version: number;
+  deletedAt: number | null;
+  deletedBy: string | null;
+}

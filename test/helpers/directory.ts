@@ -1,0 +1,74 @@
+/**
+ * Builds a real directory for tests: HTTPS over TLS 1.3 on 127.0.0.1, a fresh data directory,
+ * and a fresh database on either engine (SQLite file, or a throwaway PostgreSQL schema).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { DirectoryConfig } from '../../src/directory/config.js';
+import { type RunningDirectory, startDirectory } from '../../src/directory/service.js';
+import { openPostgresStore, openSqliteStore } from '../../src/directory/store/open-store.js';
+import { DirectoryClient } from '../../src/client/directory-client.js';
+
+export type Engine = 'sqlite' | 'postgres';
+export const engines: Engine[] = ['sqlite', 'postgres'];
+export const postgresUrl =
+  process.env['PEERVAULT_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A directory for one test file, and how to reach it. */
+export interface TestDirectory {
+  engine: Engine;
+  running: RunningDirectory;
+  dataDir: string;
+  schema?: string;
+  endpoint: { url: string; fingerprint: string };
+  /** A new client, optionally connecting from another loopback address (another "source"). */
+  client(localAddress?: string): Promise<DirectoryClient>;
+  stop(): Promise<void>;
+}
+
+/** Starts a directory over `engine` with optional config overrides. */
+export async function startTestDirectory(
+  engine: Engine,
+  config: Partial<DirectoryConfig> = {},
+): Promise<TestDirectory> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pv-dir-'));
+  const schema = `pv_test_${Math.random().toString(36).slice(2, 10)}`;
+  const store =
+    engine === 'sqlite'
+      ? await openSqliteStore(join(dataDir, 'directory.db'))
+      : await openPostgresStore(postgresUrl, { schema });
+  const running = await startDirectory({ dataDir, listen: '127.0.0.1:0', store, config });
+  const clients: DirectoryClient[] = [];
+  return {
+    engine,
+    running,
+    dataDir,
+    ...(engine === 'postgres' ? { schema } : {}),
+    endpoint: { url: running.url, fingerprint: running.fingerprint },
+    async client(localAddress) {
+      const client = await DirectoryClient.connect({
+        url: running.url,
+        fingerprint: running.fingerprint,
+        ...(localAddress === undefined ? {} : { localAddress }),
+      });
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close()));
+      await running.close();
+      if (engine === 'postgres') {
+        const admin = new pg.Client({ connectionString: postgresUrl });
+        await admin.connect();
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await admin.end();
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A password that passes the strength policy. */
+export const goodPassword = (user: string) => `${user} rides a purple tandem to Reykjavik`;
