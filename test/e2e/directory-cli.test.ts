@@ -1,0 +1,79 @@
+/**
+ * `peervault directory` as a user runs it: init prints a fingerprint and makes 0600 key files;
+ * serving prints the address and the same fingerprint; invite codes work once; bad flags get a
+ * clear message and no stack trace.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DirectoryClient } from '../../src/client/directory-client.js';
+import { goodPassword } from '../helpers/directory.js';
+import { expectKindAsync } from '../helpers/expect-error.js';
+import { startPeervault } from '../helpers/processes.js';
+
+const bin = fileURLToPath(new URL('../../bin/peervault.js', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pv-cli-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('peervault directory', () => {
+  it('init makes private key files and prints a stable fingerprint that serving repeats', async () => {
+    const data = join(tempDir(), 'dir');
+    const first = run('directory', 'init', '--data', data, '--json');
+    expect(first.status).toBe(0);
+    const { fingerprint, created } = JSON.parse(first.stdout) as { fingerprint: string; created: boolean };
+    expect(created).toBe(true);
+    expect(fingerprint).toMatch(/^([0-9A-Z]{4}-){7}[0-9A-Z]{4}$/);
+    for (const file of ['identity.key', 'opaque-setup.key']) expect(statSync(join(data, file)).mode & 0o777).toBe(0o600);
+    expect(statSync(data).mode & 0o777).toBe(0o700);
+    const again = JSON.parse(run('directory', 'init', '--data', data, '--json').stdout) as { fingerprint: string; created: boolean };
+    expect(again).toMatchObject({ fingerprint, created: false });
+
+    const served = await startPeervault<{ url: string; fingerprint: string }>(['directory', '--data', data, '--listen', '127.0.0.1:0', '--json']);
+    cleanups.push(() => served.stop());
+    expect(served.ready.fingerprint).toBe(fingerprint);
+    expect(served.ready.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('invite-only registration: a code from `directory invite` works once', async () => {
+    const data = join(tempDir(), 'dir');
+    const served = await startPeervault<{ url: string; fingerprint: string }>(['directory', '--data', data, '--listen', '127.0.0.1:0', '--registration', 'invite', '--json']);
+    cleanups.push(() => served.stop());
+    const invite = run('directory', 'invite', '--data', data);
+    expect(invite.status).toBe(0);
+    const code = invite.stdout.trim();
+    const client = await DirectoryClient.connect(served.ready);
+    cleanups.push(() => client.close());
+    await client.register('alice', goodPassword('alice'), { invite: code });
+    await expectKindAsync('invalid', client.register('bob', goodPassword('bob'), { invite: code }));
+  });
+
+  it('refuses bad flags and a busy port with a clear message, an exit code and no stack trace', async () => {
+    const data = join(tempDir(), 'dir');
+    const badFlag = run('directory', '--data', data, '--frobnicate');
+    expect(badFlag.status).toBe(2);
+    expect(badFlag.stderr).toContain('frobnicate');
+    const badMode = run('directory', '--data', data, '--registration', 'sometimes');
+    expect(badMode.status).toBe(2);
+    expect(badMode.stderr).toContain('--registration');
+    const served = await startPeervault<{ url: string }>(['directory', '--data', data, '--listen', '127.0.0.1:0', '--json']);
+    cleanups.push(() => served.stop());
+    const port = new URL(served.ready.url).port;
+    const busy = run('directory', '--data', join(tempDir(), 'other'), '--listen', `127.0.0.1:${port}`);
+    expect(busy.status).toBe(13);
+    expect(busy.stderr).toContain('already in use');
+    for (const r of [badFlag, badMode, busy]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
