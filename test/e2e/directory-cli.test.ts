@@ -15,7 +15,8 @@ import { expectKindAsync } from '../helpers/expect-error.js';
 import { startPeervault } from '../helpers/processes.js';
 
 const bin = fileURLToPath(new URL('../../bin/peervault.js', import.meta.url));
-const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -33,15 +34,29 @@ describe('peervault directory', () => {
     const data = join(tempDir(), 'dir');
     const first = run('directory', 'init', '--data', data, '--json');
     expect(first.status).toBe(0);
-    const { fingerprint, created } = JSON.parse(first.stdout) as { fingerprint: string; created: boolean };
+    const { fingerprint, created } = JSON.parse(first.stdout) as {
+      fingerprint: string;
+      created: boolean;
+    };
     expect(created).toBe(true);
     expect(fingerprint).toMatch(/^([0-9A-Z]{4}-){7}[0-9A-Z]{4}$/);
-    for (const file of ['identity.key', 'opaque-setup.key']) expect(statSync(join(data, file)).mode & 0o777).toBe(0o600);
+    for (const file of ['identity.key', 'opaque-setup.key'])
+      expect(statSync(join(data, file)).mode & 0o777).toBe(0o600);
     expect(statSync(data).mode & 0o777).toBe(0o700);
-    const again = JSON.parse(run('directory', 'init', '--data', data, '--json').stdout) as { fingerprint: string; created: boolean };
+    const again = JSON.parse(run('directory', 'init', '--data', data, '--json').stdout) as {
+      fingerprint: string;
+      created: boolean;
+    };
     expect(again).toMatchObject({ fingerprint, created: false });
 
-    const served = await startPeervault<{ url: string; fingerprint: string }>(['directory', '--data', data, '--listen', '127.0.0.1:0', '--json']);
+    const served = await startPeervault<{ url: string; fingerprint: string }>([
+      'directory',
+      '--data',
+      data,
+      '--listen',
+      '127.0.0.1:0',
+      '--json',
+    ]);
     cleanups.push(() => served.stop());
     expect(served.ready.fingerprint).toBe(fingerprint);
     expect(served.ready.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -49,7 +64,16 @@ describe('peervault directory', () => {
 
   it('invite-only registration: a code from `directory invite` works once', async () => {
     const data = join(tempDir(), 'dir');
-    const served = await startPeervault<{ url: string; fingerprint: string }>(['directory', '--data', data, '--listen', '127.0.0.1:0', '--registration', 'invite', '--json']);
+    const served = await startPeervault<{ url: string; fingerprint: string }>([
+      'directory',
+      '--data',
+      data,
+      '--listen',
+      '127.0.0.1:0',
+      '--registration',
+      'invite',
+      '--json',
+    ]);
     cleanups.push(() => served.stop());
     const invite = run('directory', 'invite', '--data', data);
     expect(invite.status).toBe(0);
@@ -68,10 +92,23 @@ describe('peervault directory', () => {
     const badMode = run('directory', '--data', data, '--registration', 'sometimes');
     expect(badMode.status).toBe(2);
     expect(badMode.stderr).toContain('--registration');
-    const served = await startPeervault<{ url: string }>(['directory', '--data', data, '--listen', '127.0.0.1:0', '--json']);
+    const served = await startPeervault<{ url: string }>([
+      'directory',
+      '--data',
+      data,
+      '--listen',
+      '127.0.0.1:0',
+      '--json',
+    ]);
     cleanups.push(() => served.stop());
     const port = new URL(served.ready.url).port;
-    const busy = run('directory', '--data', join(tempDir(), 'other'), '--listen', `127.0.0.1:${port}`);
+    const busy = run(
+      'directory',
+      '--data',
+      join(tempDir(), 'other'),
+      '--listen',
+      `127.0.0.1:${port}`,
+    );
     expect(busy.status).toBe(13);
     expect(busy.stderr).toContain('already in use');
     for (const r of [badFlag, badMode, busy]) expect(r.stderr).not.toMatch(/\n\s+at /);
