@@ -75,6 +75,20 @@ export const layerRules = [
     },
   },
   {
+    files: ['src/support/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: forbid(
+            ['wire', 'directory', 'peer', 'client', 'cli', 'web', 'webdav'],
+            'support/ holds node helpers (key files) under every service; it imports interface/ and crypto/ only.',
+          ),
+        },
+      ],
+    },
+  },
+  {
     files: ['src/wire/**/*.ts'],
     rules: {
       'no-restricted-imports': [

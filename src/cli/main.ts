@@ -7,10 +7,11 @@ import { isFsError, kindHints } from '../interface/errors.js';
 import type { Command, CommandIo } from './command.js';
 import { demoCommand } from './commands/demo.js';
 import { directoryCommand } from './commands/directory.js';
+import { peerCommand } from './commands/peer.js';
 import { exitCodes, usageExitCode } from './exit-codes.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [demoCommand, directoryCommand];
+export const commands: readonly Command[] = [demoCommand, directoryCommand, peerCommand];
 
 const processIo: CommandIo = {
   out: (text) => process.stdout.write(text + '\n'),

@@ -37,6 +37,8 @@ export const labels = {
   sessionBinding: 'peervault/v1/session-binding',
   /** Hash prefix of key-log and entry chain hashes (wire/). */
   chainHash: 'peervault/v1/chain-hash',
+  /** Hash prefix of a storage-audit proof: SHA-256(label || nonce || block) (peer/). */
+  challenge: 'peervault/v1/challenge',
 } as const;
 
 /** Every kind of signed message. A signature made for one type never verifies as another. */

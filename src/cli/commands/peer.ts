@@ -1,0 +1,88 @@
+/**
+ * `peervault peer`: run a peer (block storage for the network, and the user's agent).
+ */
+import { FsError } from '../../interface/errors.js';
+import { startPeer } from '../../peer/service.js';
+import { parseFlags } from '../args.js';
+import type { Command, CommandIo } from '../command.js';
+
+const help = `Usage:
+  peervault peer --directory URL#FINGERPRINT [--data DIR] [--listen HOST:PORT] [--api HOST:PORT]
+                 [--capacity SIZE] [--json]
+
+Runs a peer: it stores other users' encrypted blocks and serves them over mutual TLS 1.3 to
+peers holding a valid capability, registers and heartbeats with the directory, and serves the
+local API (127.0.0.1, with the token in DIR/api-token) that the shell and other front ends use.
+
+  --directory URL#FP  the directory and the fingerprint it must prove (printed by
+                      \`peervault directory\`), e.g. https://127.0.0.1:7400#ABCD-EFGH-…
+  --data DIR          identity key, API token and blocks (default ./.peervault/peer)
+  --listen HOST:PORT  block protocol address (default 127.0.0.1:7600; port 0 picks one)
+  --api HOST:PORT     local API address, loopback only (default 127.0.0.1:7601)
+  --capacity SIZE     space offered to the network, e.g. 500M, 20G (default 10G)
+  --json              print one JSON line {"listen", "api", "fingerprint"} when ready`;
+
+const units: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** Parses sizes such as 500M, 20G, 1.5T or a byte count. @throws FsError `invalid` */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  const value = match ? Number(match[1]) * (units[match[2]!.toUpperCase()] ?? NaN) : NaN;
+  if (!Number.isFinite(value) || value < 1024 * 1024) {
+    throw new FsError(
+      'invalid',
+      `--capacity wants a size of at least 1M, such as 500M or 20G, not "${text}"`,
+      { op: 'peer' },
+    );
+  }
+  return Math.floor(value);
+}
+
+async function run(args: readonly string[], io: CommandIo): Promise<number> {
+  const { flags } = parseFlags(
+    args,
+    {
+      directory: { type: 'string' },
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      api: { type: 'string' },
+      capacity: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    'peer',
+  );
+  const [url, fp] = (flags.directory ?? '').split('#');
+  if (!url || !fp) {
+    throw new FsError(
+      'invalid',
+      '--directory wants URL#FINGERPRINT, as printed by `peervault directory`',
+      { op: 'peer' },
+    );
+  }
+  const peer = await startPeer({
+    dataDir: flags.data ?? './.peervault/peer',
+    directory: { url, fingerprint: fp },
+    ...(flags.listen === undefined ? {} : { listen: flags.listen }),
+    ...(flags.api === undefined ? {} : { api: flags.api }),
+    ...(flags.capacity === undefined ? {} : { capacity: parseSize(flags.capacity) }),
+  });
+  if (flags.json)
+    io.out(JSON.stringify({ listen: peer.listen, api: peer.api, fingerprint: peer.fingerprint }));
+  else
+    io.out(
+      `PeerVault peer ${peer.fingerprint}\nblocks on ${peer.listen}, local API on ${peer.api}\nPress Ctrl-C to stop.`,
+    );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await peer.close();
+  return 0;
+}
+
+export const peerCommand: Command = {
+  name: 'peer',
+  summary: 'run a peer (block storage and your agent)',
+  help,
+  run,
+};

@@ -1,0 +1,125 @@
+/**
+ * The peer's local API, for the user's front ends (shell, web UI, WebDAV): HTTP on loopback,
+ * every request carrying the token kept in the peer's data directory (0600), so only the user
+ * who can read that file can use it.
+ *
+ * The peer is the user's agent: login runs OPAQUE with the directory and keeps the unlocked keys
+ * in memory for the session, never on disk. Several users may be logged in at one peer at once,
+ * each with their own session token. (The file-system verbs arrive with the next issue.)
+ *
+ * Security-sensitive: passwords pass through the login route; they are never logged or stored.
+ */
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { FsError, toWireError } from '../interface/errors.js';
+import type { BlockStore } from '../interface/block-store.js';
+import { constantTimeEqual, utf8 } from '../crypto/bytes.js';
+import { fingerprint } from '../crypto/identity.js';
+import type { DirectoryClient, DirectorySession } from '../client/directory-client.js';
+import { httpStatus } from '../wire/directory-api.js';
+
+/** The header that carries a user's session token at the local API. */
+export const sessionHeader = 'x-peervault-session';
+
+const loginBody = z.strictObject({
+  user: z.string().min(1).max(32),
+  password: z.string().min(1).max(1024),
+});
+
+/** What the local API needs. */
+export interface LocalApiDeps {
+  token: string;
+  directory: DirectoryClient;
+  peerKey: Uint8Array;
+  store: BlockStore;
+}
+
+/** Builds the local API (not listening). */
+export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const sessions = new Map<string, DirectorySession>();
+  const expected = utf8(deps.token);
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    const header = request.headers.authorization ?? '';
+    const presented = utf8(header.startsWith('Bearer ') ? header.slice(7) : '');
+    if (!constantTimeEqual(presented, expected)) {
+      done(
+        new FsError(
+          'permission',
+          'the local API needs the token from the peer data directory (api-token)',
+          { op: 'api' },
+        ),
+      );
+      return;
+    }
+    done();
+  });
+
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    let wire = toWireError(error, request.routeOptions.url ?? 'api');
+    if (!(error instanceof FsError) && (error as { statusCode?: number }).statusCode === 400) {
+      wire = { kind: 'invalid', op: 'api', message: 'malformed request' };
+    }
+    void reply.status(httpStatus[wire.kind]).send(wire);
+  });
+
+  const sessionOf = (request: FastifyRequest): { token: string; session: DirectorySession } => {
+    const token = request.headers[sessionHeader];
+    const session = typeof token === 'string' ? sessions.get(token) : undefined;
+    if (typeof token !== 'string' || !session) {
+      throw new FsError('permission', 'not logged in at this peer; log in first', { op: 'api' });
+    }
+    if (session.expiresAt <= Date.now()) {
+      sessions.delete(token);
+      throw new FsError('revoked', 'the session has ended; log in again', { op: 'api' });
+    }
+    return { token, session };
+  };
+
+  app.get('/v1/status', async () => ({
+    peer: fingerprint(deps.peerKey),
+    directory: deps.directory.info.fingerprint,
+    sessions: sessions.size,
+    usage: await deps.store.usage(),
+  }));
+
+  app.post('/v1/login', async (request) => {
+    const parsed = loginBody.safeParse(request.body);
+    if (!parsed.success)
+      throw new FsError('invalid', 'login wants {"user", "password"}', { op: 'login' });
+    const session = await deps.directory.login(parsed.data.user, parsed.data.password);
+    const token = randomBytes(24).toString('base64url');
+    sessions.set(token, session);
+    return {
+      token,
+      user: session.user,
+      expiresAt: session.expiresAt,
+      fingerprint: fingerprint(session.identity.signing.publicKey),
+    };
+  });
+
+  app.post('/v1/logout', async (request) => {
+    const { token, session } = sessionOf(request);
+    sessions.delete(token);
+    await deps.directory.logout(session);
+    return { user: session.user };
+  });
+
+  app.get('/v1/whoami', (request) => {
+    const { session } = sessionOf(request);
+    return {
+      user: session.user,
+      fingerprint: fingerprint(session.identity.signing.publicKey),
+      expiresAt: session.expiresAt,
+    };
+  });
+
+  app.addHook('onClose', (_instance, done) => {
+    // Forget every unlocked key when the peer stops.
+    sessions.clear();
+    done();
+  });
+  return app;
+}

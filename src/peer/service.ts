@@ -1,0 +1,201 @@
+/**
+ * Running a peer: its identity key, its disk blockstore, the block protocol over mutual TLS,
+ * registration and heartbeats at the directory, and the local API on 127.0.0.1.
+ *
+ * Trust: the peer pins the directory by fingerprint; it accepts block requests only from
+ * clients whose TLS key is a live registered peer, carrying a capability signed by the current
+ * key (per the directory's key log, verified here) of the user it names. Refusals and integrity
+ * failures are written as JSON lines to standard error, for the operator and the monitor.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { FsError } from '../interface/errors.js';
+import type { IntegrityReport } from '../interface/block-store.js';
+import type { UserName } from '../interface/names.js';
+import { constantTimeEqual } from '../crypto/bytes.js';
+import { fingerprint } from '../crypto/identity.js';
+import { DirectoryClient } from '../client/directory-client.js';
+import { toBase64url } from '../wire/base64.js';
+import { routes } from '../wire/directory-api.js';
+import { signPeerRecord } from '../wire/peer-record.js';
+import { createSelfSignedCertificate } from '../wire/tls-certificate.js';
+import {
+  loadOrCreateIdentityKey,
+  readIfExists,
+  refuseLoosePermissions,
+  writeFileAtomic,
+} from '../support/key-files.js';
+import { buildBlockServer } from './block-routes.js';
+import { createDiskBlockStore } from './blockstore/disk-store.js';
+import { buildLocalApi } from './local-api.js';
+
+/** How to run a peer. */
+export interface PeerOptions {
+  dataDir: string;
+  directory: { url: string; fingerprint: string };
+  /** `host:port` of the block protocol (default 127.0.0.1:7600; port 0 picks one). */
+  listen?: string;
+  /** `127.0.0.1:port` of the local API (default 127.0.0.1:7601). Loopback only. */
+  api?: string;
+  /** Bytes offered to the network (default 10 GiB). */
+  capacity?: number;
+  /** How often to heartbeat (default 15 s; the directory drops peers silent for 60 s). */
+  heartbeatMs?: number;
+}
+
+/** A running peer. */
+export interface RunningPeer {
+  /** `host:port` of its block protocol. */
+  listen: string;
+  /** `http://127.0.0.1:port` of its local API. */
+  api: string;
+  key: Uint8Array;
+  fingerprint: string;
+  close(): Promise<void>;
+}
+
+/** One JSON line on standard error: what happened, never a secret or block contents. */
+export function logEvent(event: Record<string, unknown>): void {
+  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+}
+
+function parseHostPort(value: string, what: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : -1;
+  if (!match || port > 65535) {
+    throw new FsError('invalid', `${what} wants host:port, not "${value}"`, { op: 'peer.start' });
+  }
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** A small time-bounded cache, so every block request does not ask the directory. */
+function cached<K, V>(ttlMs: number, load: (key: K) => Promise<V>): (key: K) => Promise<V> {
+  const entries = new Map<K, { value: V; at: number }>();
+  return async (key) => {
+    const hit = entries.get(key);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.value;
+    const value = await load(key);
+    if (entries.size > 10_000) entries.clear();
+    entries.set(key, { value, at: Date.now() });
+    return value;
+  };
+}
+
+/** Loads the local API token (0600 in the data directory), making it on first start. */
+async function loadApiToken(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'api-token');
+  let token = readIfExists(path)?.toString('utf8').trim();
+  if (token === undefined) {
+    token = randomBytes(32).toString('base64url');
+    writeFileAtomic(path, token + '\n');
+  }
+  await refuseLoosePermissions(path);
+  return token;
+}
+
+/** Starts a peer and returns once it is serving and registered. */
+export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
+  const { key } = await loadOrCreateIdentityKey(options.dataDir);
+  const capacity = options.capacity ?? 10 * 1024 ** 3;
+  const listen = parseHostPort(options.listen ?? '127.0.0.1:7600', '--listen');
+  const apiAddress = parseHostPort(options.api ?? '127.0.0.1:7601', '--api');
+  if (!['127.0.0.1', '::1', 'localhost'].includes(apiAddress.host)) {
+    throw new FsError('invalid', 'the local API listens on loopback only (127.0.0.1 or ::1)', {
+      op: 'peer.start',
+    });
+  }
+  const apiToken = await loadApiToken(options.dataDir);
+  const directory = await DirectoryClient.connect(options.directory);
+  const store = await createDiskBlockStore({
+    dir: join(options.dataDir, 'store'),
+    capacity,
+    onIntegrityFailure: (report: IntegrityReport) =>
+      logEvent({ event: 'block.integrity', ...report }),
+  });
+
+  const issuerKey = cached(
+    30_000,
+    async (user: UserName) => (await directory.keyLog(user)).identity.signingKey,
+  );
+  const livePeers = cached(10_000, async (_: 'peers') =>
+    (await directory.peers()).peers.map((p) => p.key),
+  );
+  const peerAllowed = async (clientKey: Uint8Array) =>
+    (await livePeers('peers')).some((peer) => constantTimeEqual(peer, clientKey));
+
+  const tls = createSelfSignedCertificate(key, { commonName: 'peervault-peer' });
+  const blocks = buildBlockServer({
+    identity: tls,
+    store,
+    self: key.publicKey,
+    issuerKey,
+    peerAllowed,
+    onRefusal: (event) => logEvent({ event: 'block.refused', ...event }),
+    now: Date.now,
+  });
+  const api = buildLocalApi({ token: apiToken, directory, peerKey: key.publicKey, store });
+  const cleanup = async () => {
+    await blocks.close();
+    await api.close();
+    await store.close();
+    await directory.close();
+  };
+  const portOf = (server: { address(): unknown }, fallback: number) => {
+    const bound = server.address();
+    return typeof bound === 'object' && bound !== null && 'port' in bound
+      ? Number(bound.port)
+      : fallback;
+  };
+  let address: string;
+  let apiUrl: string;
+  try {
+    await blocks.listen({ host: listen.host, port: listen.port });
+    address = `${listen.host}:${portOf(blocks.server, listen.port)}`;
+    await api.listen({ host: apiAddress.host, port: apiAddress.port });
+    apiUrl = `http://${apiAddress.host}:${portOf(api.server, apiAddress.port)}`;
+  } catch (err) {
+    await cleanup();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new FsError(
+        'unavailable',
+        'an address is already in use; pick another --listen or --api',
+        { op: 'peer.start' },
+      );
+    }
+    throw err;
+  }
+
+  const heartbeat = async () => {
+    const record = signPeerRecord(key, { address, capacity, time: Date.now() });
+    await directory.call('POST', routes.heartbeat, { record: toBase64url(record) });
+  };
+  try {
+    await heartbeat();
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const timer = setInterval(() => {
+    heartbeat().catch((err: unknown) =>
+      logEvent({
+        event: 'peer.heartbeat-failed',
+        kind: err instanceof FsError ? err.kind : 'internal',
+      }),
+    );
+  }, options.heartbeatMs ?? 15_000);
+  timer.unref();
+
+  let closed = false;
+  return {
+    listen: address,
+    api: apiUrl,
+    key: key.publicKey,
+    fingerprint: fingerprint(key.publicKey),
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await cleanup();
+    },
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * Peers as real processes beside a real directory: they register and appear in the signed
+ * peer list; they store and serve sealed blocks only with a valid capability over mutual TLS;
+ * no plaintext reaches their disks; a corrupted stored block is caught, reported and never
+ * served; the local API needs its token and logs users in at the peer.
+ */
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DirectoryClient } from '../../src/client/directory-client.js';
+import { blockIdOf } from '../../src/crypto/block-id.js';
+import { toHex, utf8 } from '../../src/crypto/bytes.js';
+import { joinSealedChunk, sealChunk } from '../../src/crypto/chunk.js';
+import { SigningKeyPair } from '../../src/crypto/keys.js';
+import { newFileId, newSymmetricKey } from '../../src/crypto/random.js';
+import type { IdentityKeys } from '../../src/crypto/identity.js';
+import { parseUserName } from '../../src/interface/names.js';
+import { createBlockClient } from '../../src/peer/block-client.js';
+import { toBase64url } from '../../src/wire/base64.js';
+import { issueCapability } from '../../src/wire/capability.js';
+import { routes } from '../../src/wire/directory-api.js';
+import { signPeerRecord } from '../../src/wire/peer-record.js';
+import { createSelfSignedCertificate } from '../../src/wire/tls-certificate.js';
+import { goodPassword } from '../helpers/directory.js';
+import { expectKindAsync } from '../helpers/expect-error.js';
+import { type RunningProcess, startPeervault } from '../helpers/processes.js';
+
+interface PeerReady {
+  listen: string;
+  api: string;
+  fingerprint: string;
+}
+
+describe('peers as real processes', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pv-peers-'));
+  let directory: RunningProcess<{ url: string; fingerprint: string }>;
+  const peers: { proc: RunningProcess<PeerReady>; data: string; key: Uint8Array }[] = [];
+  let client: DirectoryClient;
+  let alice: IdentityKeys;
+  const me = SigningKeyPair.generate(); // this test acts as a third peer, registered in-process
+  const blocks = createBlockClient({
+    identity: createSelfSignedCertificate(me, { commonName: 'test-peer' }),
+  });
+  const marker = 'THE-PLAINTEXT-MARKER-7Q2Z';
+
+  beforeAll(async () => {
+    directory = await startPeervault([
+      'directory',
+      '--data',
+      join(root, 'dir'),
+      '--listen',
+      '127.0.0.1:0',
+      '--json',
+    ]);
+    const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
+    for (const name of ['a', 'b']) {
+      const data = join(root, name);
+      const proc = await startPeervault<PeerReady>([
+        'peer',
+        '--directory',
+        pin,
+        '--data',
+        data,
+        '--listen',
+        '127.0.0.1:0',
+        '--api',
+        '127.0.0.1:0',
+        '--capacity',
+        '64M',
+        '--json',
+      ]);
+      peers.push({ proc, data, key: new Uint8Array(0) });
+    }
+    client = await DirectoryClient.connect(directory.ready);
+    alice = await client.register('alice', goodPassword('alice'));
+    await client.call('POST', routes.heartbeat, {
+      record: toBase64url(
+        signPeerRecord(me, { address: '127.0.0.1:9', capacity: 1, time: Date.now() }),
+      ),
+    });
+    const { peers: listed } = await client.peers();
+    for (const peer of peers) {
+      const found = listed.find((p) => p.address === peer.proc.ready.listen);
+      if (!found) throw new Error(`peer ${peer.proc.ready.listen} did not register`);
+      peer.key = found.key;
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await blocks.close();
+    await client?.close();
+    for (const peer of peers) await peer.proc.stop();
+    await directory?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const sealedBlock = (text: string) => {
+    const sealed = joinSealedChunk(
+      sealChunk(
+        newSymmetricKey(),
+        { fileId: newFileId(), version: 1, index: 0, final: true },
+        utf8(text),
+      ),
+    );
+    return { id: blockIdOf(sealed), bytes: sealed };
+  };
+  const capFor = (
+    peerKey: Uint8Array,
+    id: ReturnType<typeof blockIdOf>,
+    ops: ('put' | 'get' | 'has' | 'challenge')[],
+    issuer = alice.signing,
+  ) =>
+    issueCapability(issuer, {
+      issuer: parseUserName('alice'),
+      file: newFileId(),
+      ops,
+      blocks: [id],
+      audience: peerKey,
+      now: Date.now(),
+    });
+
+  it('registers every peer with the directory, in a list signed by the pinned key', () => {
+    expect(peers.every((p) => p.key.length === 32)).toBe(true);
+  });
+
+  it('stores and serves a sealed block with a valid capability, and no plaintext reaches the disk', async () => {
+    const peer = peers[0]!;
+    const block = sealedBlock(`${marker} `.repeat(2000));
+    const address = { address: peer.proc.ready.listen, key: peer.key };
+    await blocks.put(address, block.id, block.bytes, capFor(peer.key, block.id, ['put']));
+    const back = await blocks.get(address, block.id, capFor(peer.key, block.id, ['get']));
+    expect(Buffer.compare(back, block.bytes)).toBe(0);
+    const scan = (dir: string): Buffer[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? scan(join(dir, e.name)) : [readFileSync(join(dir, e.name))],
+      );
+    const disk = Buffer.concat(scan(peer.data));
+    expect(disk.includes(Buffer.from(marker))).toBe(false);
+    expect(disk.toString('latin1').includes(toHex(utf8(marker)))).toBe(false);
+  });
+
+  it('serves nothing without a valid capability: none, for another block, another peer, or a forged signer', async () => {
+    const peer = peers[0]!;
+    const address = { address: peer.proc.ready.listen, key: peer.key };
+    const block = sealedBlock('secret');
+    await blocks.put(address, block.id, block.bytes, capFor(peer.key, block.id, ['put']));
+    const other = sealedBlock('other');
+    await expectKindAsync(
+      'permission',
+      blocks.get(address, block.id, capFor(peer.key, other.id, ['get'])),
+    );
+    await expectKindAsync(
+      'permission',
+      blocks.get(address, block.id, capFor(peers[1]!.key, block.id, ['get'])),
+    );
+    await expectKindAsync(
+      'permission',
+      blocks.get(address, block.id, capFor(peer.key, block.id, ['get'], SigningKeyPair.generate())),
+    );
+    await expectKindAsync(
+      'permission',
+      blocks.get(address, block.id, capFor(peer.key, block.id, ['put'])),
+    );
+    expect(peer.proc.stderr()).toContain('block.refused');
+  });
+
+  it('catches a flipped bit in a stored block, reports it, and never serves it', async () => {
+    const peer = peers[1]!;
+    const address = { address: peer.proc.ready.listen, key: peer.key };
+    const block = sealedBlock('to be corrupted');
+    await blocks.put(address, block.id, block.bytes, capFor(peer.key, block.id, ['put']));
+    const find = (dir: string): string | undefined => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) {
+          const hit = find(path);
+          if (hit) return hit;
+        } else if (e.name.includes(block.id)) return path;
+      }
+      return undefined;
+    };
+    const file = find(peer.data);
+    expect(file).toBeDefined();
+    const bytes = readFileSync(file!);
+    bytes[bytes.length - 3]! ^= 1;
+    writeFileSync(file!, bytes, { mode: statSync(file!).mode });
+    await expectKindAsync(
+      'integrity',
+      blocks.get(address, block.id, capFor(peer.key, block.id, ['get'])),
+    );
+    expect(peer.proc.stderr()).toContain('block.integrity');
+  });
+
+  it('keeps its local API behind the token, and logs users in there', async () => {
+    const peer = peers[0]!;
+    const token = readFileSync(join(peer.data, 'api-token'), 'utf8').trim();
+    expect(statSync(join(peer.data, 'api-token')).mode & 0o777).toBe(0o600);
+    const call = async (path: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const res = await request(peer.proc.ready.api + path, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+    };
+    expect((await call('/v1/status')).body['kind']).toBe('permission');
+    expect(
+      (await call('/v1/status', undefined, { authorization: 'Bearer wrong' })).body['kind'],
+    ).toBe('permission');
+    const auth = { authorization: `Bearer ${token}` };
+    const login = await call('/v1/login', { user: 'alice', password: goodPassword('alice') }, auth);
+    expect(login.status).toBe(200);
+    const who = await call('/v1/whoami', undefined, {
+      ...auth,
+      'x-peervault-session': String(login.body['token']),
+    });
+    expect(who.body['user']).toBe('alice');
+    const wrong = await call(
+      '/v1/login',
+      { user: 'alice', password: 'not the password at all' },
+      auth,
+    );
+    expect(wrong.body['kind']).toBe('permission');
+  });
+});
