@@ -53,6 +53,12 @@ describe('layer rules', () => {
       "import { x } from '../directory/store.js';",
       'the client reaches the directory over the wire only',
     ],
+    ['src/support/x.ts', "import { x } from '../wire/base64.js';", 'support sits below wire'],
+    [
+      'src/peer/x.ts',
+      "import { x } from '../directory/app.js';",
+      'a peer never imports the directory',
+    ],
   ])('%s: refuses `%s` (%s)', async (file, code) => {
     expect(await violations(file, code)).toContain('no-restricted-imports');
   });
