@@ -39,6 +39,12 @@ export const labels = {
   chainHash: 'peervault/v1/chain-hash',
   /** Hash prefix of a storage-audit proof: SHA-256(label || nonce || block) (peer/). */
   challenge: 'peervault/v1/challenge',
+  /** HKDF info of the key that seals a file version's metadata (client/file-codec). */
+  metaKey: 'peervault/v1/meta-key',
+  /** Associated-data prefix of sealed file metadata (client/file-codec). */
+  metaAd: 'peervault/v1/meta',
+  /** Hash prefix of rendezvous placement scores (peer/placement). */
+  placement: 'peervault/v1/placement',
 } as const;
 
 /** Every kind of signed message. A signature made for one type never verifies as another. */
