@@ -4,12 +4,13 @@
  * bytes), the error table (FsError kind → status, `{kind, op, message}`, never a stack),
  * request-size and per-source rate limits, and signed-request authentication.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ZodError, type z } from 'zod';
-import { FsError, toWireError } from '../interface/errors.js';
+import { FsError } from '../interface/errors.js';
 import type { DirectoryStore } from '../interface/directory-store.js';
 import { parseUserName, type UserName } from '../interface/names.js';
-import { httpStatus, maxRequestBytes } from '../wire/directory-api.js';
+import { maxRequestBytes } from '../wire/directory-api.js';
+import { installErrorHandlers } from '../wire/http-errors.js';
 import {
   authHeader,
   maxClockSkewMs,
@@ -152,36 +153,7 @@ export function buildDirectoryApp(
     done();
   });
 
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    let wire = toWireError(error, request.routeOptions.url ?? 'request');
-    const fastifyCode = (error as { code?: string; statusCode?: number }).code;
-    if (!(error instanceof FsError) && fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      wire = {
-        kind: 'invalid',
-        op: 'request',
-        message: `the request body is larger than ${maxRequestBytes} bytes`,
-      };
-    } else if (
-      !(error instanceof FsError) &&
-      (error as { statusCode?: number }).statusCode === 400
-    ) {
-      wire = { kind: 'invalid', op: 'request', message: 'malformed request' };
-    } else if (wire.kind === 'internal') {
-      // Unexpected: keep the details out of the response; report them where an operator sees them.
-      console.error(
-        `directory: internal error in ${request.method} ${request.routeOptions.url ?? '?'}:`,
-        error,
-      );
-    }
-    void reply.status(httpStatus[wire.kind]).send(wire);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({
-      kind: 'not-exist',
-      op: 'route',
-      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
-    });
-  });
+  installErrorHandlers(app, 'directory');
 
   registerAccountRoutes(app, ctx);
   registerKeyRoutes(app, ctx);

@@ -25,15 +25,10 @@
  * Security-sensitive throughout: this is the edge where other peers' bytes and claims arrive.
  */
 import type { Socket } from 'node:net';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { BlockStore } from '../interface/block-store.js';
 import { maxBlockBytes } from '../interface/block-store.js';
-import { type ErrorKind, FsError, isFsError, toWireError } from '../interface/errors.js';
+import { type ErrorKind, FsError, isFsError } from '../interface/errors.js';
 import { type BlockId, parseBlockId } from '../interface/ids.js';
 import type { UserName } from '../interface/names.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
@@ -43,7 +38,7 @@ import {
   checkCapability,
   claimedIssuer,
 } from '../wire/capability.js';
-import { httpStatus } from '../wire/directory-api.js';
+import { installErrorHandlers, sendWireError, wireErrorOf } from '../wire/http-errors.js';
 import { peerPublicKey, tlsServerOptions } from '../wire/pinned-tls.js';
 import type { TlsIdentity } from '../wire/tls-certificate.js';
 import { challengeProof } from './block-client.js';
@@ -110,14 +105,6 @@ interface RequestFacts {
   clientKey?: string;
   issuer?: string;
 }
-
-/** Fastify's errors we answer as `invalid` rather than `internal`. */
-const invalidFastifyErrors: Readonly<Record<string, string>> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: `the request body is larger than ${maxBlockBytes} bytes`,
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported content type',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'the request body is empty',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'the content length does not match the body',
-};
 
 const permission = (message: string, op: string): FsError =>
   new FsError('permission', message, { op });
@@ -266,27 +253,14 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
     const answerError =
       (op: BlockOp) =>
       (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
-        const where = `block.${op}`;
-        let wire = toWireError(error, where);
-        const code = (error as Partial<FastifyError>).code;
-        if (!(error instanceof FsError)) {
-          const known = code === undefined ? undefined : invalidFastifyErrors[code];
-          if (known !== undefined) {
-            wire = { kind: 'invalid', op: where, message: known };
-          } else if ((error as Partial<FastifyError>).statusCode === 400) {
-            wire = { kind: 'invalid', op: where, message: 'malformed request' };
-          } else {
-            // Unexpected: keep details out of the answer, show them to the operator.
-            console.error(`peer: internal error in ${request.method} ${request.url}:`, error);
-          }
-        }
+        const wire = wireErrorOf(error, `block.${op}`, 'peer', request);
         const known = facts.get(request) ?? {};
         try {
           deps.onRefusal({ op, kind: wire.kind, reason: wire.message, ...known });
         } catch (err) {
           console.error('peer: onRefusal threw:', err);
         }
-        void reply.status(httpStatus[wire.kind]).send(wire);
+        sendWireError(reply, wire);
       };
 
     /** The block id of a request that passed {@link authorize}. */
@@ -388,22 +362,7 @@ export function buildBlockServer(
     },
   }) as unknown as FastifyInstance;
 
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    let wire = toWireError(error, 'request');
-    if (!(error instanceof FsError) && (error as Partial<FastifyError>).statusCode === 400) {
-      wire = { kind: 'invalid', op: 'request', message: 'malformed request' };
-    } else if (wire.kind === 'internal') {
-      console.error(`peer: internal error in ${request.method} ${request.url}:`, error);
-    }
-    void reply.status(httpStatus[wire.kind]).send(wire);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({
-      kind: 'not-exist',
-      op: 'route',
-      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
-    });
-  });
+  installErrorHandlers(app, 'peer');
 
   registerBlockRoutes(app, routeDeps);
   return app;

@@ -10,14 +10,14 @@
  * Security-sensitive: passwords pass through the login route; they are never logged or stored.
  */
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { FsError, toWireError } from '../interface/errors.js';
+import { FsError } from '../interface/errors.js';
 import type { BlockStore } from '../interface/block-store.js';
 import { constantTimeEqual, utf8 } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
 import type { DirectoryClient, DirectorySession } from '../client/directory-client.js';
-import { httpStatus } from '../wire/directory-api.js';
+import { installErrorHandlers } from '../wire/http-errors.js';
 
 /** The header that carries a user's session token at the local API. */
 export const sessionHeader = 'x-peervault-session';
@@ -57,13 +57,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     done();
   });
 
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    let wire = toWireError(error, request.routeOptions.url ?? 'api');
-    if (!(error instanceof FsError) && (error as { statusCode?: number }).statusCode === 400) {
-      wire = { kind: 'invalid', op: 'api', message: 'malformed request' };
-    }
-    void reply.status(httpStatus[wire.kind]).send(wire);
-  });
+  installErrorHandlers(app, 'peer api');
 
   const sessionOf = (request: FastifyRequest): { token: string; session: DirectorySession } => {
     const token = request.headers[sessionHeader];
