@@ -195,12 +195,12 @@ export function grantsOf(body: DirEntryBody): Grant[] {
 }
 
 /**
- * Decodes a stored envelope WITHOUT verifying its signature. Only for envelopes the caller
- * verified when it stored them (the directory reading back its own rows); readers of data from
- * elsewhere use {@link openDirEntry}.
+ * Decodes an envelope WITHOUT verifying its signature. Two uses only: the directory reading back
+ * rows it verified when it stored them, and a reader learning whose keys (owner, ACL writers)
+ * must then verify the envelope with {@link openDirEntry}. Never act on the result otherwise.
  * @throws FsError `integrity` when malformed.
  */
-export function readVerifiedDirEntry(envelope: Uint8Array): DirEntryBody {
+export function decodeDirEntryUnverified(envelope: Uint8Array): DirEntryBody {
   const op = 'dir-entry.read';
   const outer = decodeCanonical(envelope, op);
   if (!isMap(outer)) throw integrityError(op);

@@ -18,7 +18,7 @@ import {
   type DirEntryBody,
   grantsOf,
   openDirEntry,
-  readVerifiedDirEntry,
+  decodeDirEntryUnverified,
 } from '../../wire/dir-entry.js';
 import { type EntryResponse, routes, schemas } from '../../wire/directory-api.js';
 import { chainHash } from '../../wire/key-log.js';
@@ -159,7 +159,7 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
       throw new FsError('permission', 'you may read this entry but not write it', { op });
     }
     if (!isOwner) {
-      const before = readVerifiedDirEntry(current.envelope);
+      const before = decodeDirEntryUnverified(current.envelope);
       if (
         !sameSet(body.acl.r, before.acl.r) ||
         !sameSet(body.acl.w, before.acl.w) ||

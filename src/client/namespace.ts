@@ -1,0 +1,368 @@
+/**
+ * The agent's view of the encrypted namespace: finding, verifying and decrypting entries, and
+ * the directory verbs built on that (mkdir, list, rmdir). File contents arrive with the file
+ * codec and replication.
+ *
+ * Every entry read from the directory is verified here before use: its signature must be by the
+ * current key (from verified key logs) of its owner or of a writer its ACL names; its id, parent
+ * and owner must be the ones we looked up; its name must decrypt under the parent's name key and
+ * its lookup tag must match that name. A directory that forges, swaps or moves entries is caught.
+ *
+ * Keys: each directory has a random name key, wrapped (HPKE, purpose `name-key`) to its owner and
+ * grantees in the entry's `keys` map, bound to the entry id and the recipient's user name.
+ */
+import { FsError } from '../interface/errors.js';
+import type { FileId } from '../interface/ids.js';
+import { parseEntryName, type EntryName, type UserName } from '../interface/names.js';
+import { formatPath, type PathName } from '../interface/paths.js';
+import { constantTimeEqual, utf8 } from '../crypto/bytes.js';
+import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
+import { newFileId, newSymmetricKey } from '../crypto/random.js';
+import type { SecretBytes } from '../crypto/secret.js';
+import { unwrapKey, wrapKey } from '../crypto/wrap.js';
+import { fromBase64url, toBase64url } from '../wire/base64.js';
+import {
+  decodeDirEntryUnverified,
+  type DirEntryBody,
+  openDirEntry,
+  signDirEntry,
+} from '../wire/dir-entry.js';
+import { type EntryResponse, routes } from '../wire/directory-api.js';
+import { chainHash } from '../wire/key-log.js';
+import type { DirectoryClient, DirectorySession } from './directory-client.js';
+
+/** A verified entry and, when we may read it, its key. */
+export interface ResolvedEntry {
+  path: PathName;
+  /** The decrypted name ('' for a root). */
+  name: string;
+  body: DirEntryBody;
+  envelope: Uint8Array;
+  /** The name key of a directory, or the file key of a file. */
+  key: SecretBytes;
+}
+
+/** What a verb needs: the directory and the logged-in user. */
+export interface AgentContext {
+  directory: DirectoryClient;
+  session: DirectorySession;
+}
+
+const zeroTag = new Uint8Array(32);
+const keyContext = (id: FileId, user: UserName) => utf8(`peervault/v1/entry-key\0${id}\0${user}`);
+
+/** The signing keys allowed to have signed `body`: its owner's and its ACL writers' current keys. */
+async function trustedSigners(ctx: AgentContext, body: DirEntryBody): Promise<Uint8Array[]> {
+  const users = [body.owner, ...body.acl.w];
+  const logs = await Promise.all(users.map((user) => ctx.directory.keyLog(user)));
+  return logs.map((log) => log.identity.signingKey);
+}
+
+/** Verifies an entry answer: signed by an allowed key, and the entry we asked for. */
+async function verifyEntry(
+  ctx: AgentContext,
+  answer: EntryResponse,
+  expect: { parent: FileId | null; owner: UserName; id?: FileId },
+): Promise<{ body: DirEntryBody; envelope: Uint8Array }> {
+  const op = 'entry.verify';
+  const envelope = fromBase64url(answer.envelope, 'envelope');
+  // The claimed body only tells whose keys to trust; the envelope must then verify with them.
+  const claimed = decodeDirEntryUnverified(envelope);
+  const { body } = openDirEntry(envelope, await trustedSigners(ctx, claimed));
+  if (
+    body.parent !== expect.parent ||
+    body.owner !== expect.owner ||
+    (expect.id !== undefined && body.id !== expect.id)
+  ) {
+    throw new FsError('integrity', 'the directory returned an entry from somewhere else', { op });
+  }
+  return { body, envelope };
+}
+
+async function unwrapEntryKey(ctx: AgentContext, body: DirEntryBody): Promise<SecretBytes> {
+  const wrapped = body.keys[ctx.session.user];
+  if (!wrapped)
+    throw new FsError('permission', 'this entry is not shared with you', { op: 'entry.key' });
+  return unwrapKey(
+    ctx.session.identity.encryption,
+    wrapped,
+    body.kind === 'dir' ? 'name-key' : 'file-key',
+    keyContext(body.id, ctx.session.user),
+  );
+}
+
+/** The user's root directory, created on first use. */
+export async function ensureRoot(ctx: AgentContext): Promise<ResolvedEntry> {
+  const owner = ctx.session.user;
+  try {
+    return await rootOf(ctx, owner);
+  } catch (err) {
+    if (!(err instanceof FsError) || err.kind !== 'not-exist') throw err;
+  }
+  const id = newFileId();
+  const nameKey = newSymmetricKey();
+  const body: DirEntryBody = {
+    id,
+    parent: null,
+    owner,
+    version: 1,
+    kind: 'dir',
+    tag: zeroTag,
+    name: new Uint8Array(0),
+    meta: new Uint8Array(0),
+    keys: {
+      [owner]: await wrapKey(
+        ctx.session.identity.encryption.publicKey,
+        nameKey,
+        'name-key',
+        keyContext(id, owner),
+      ),
+    },
+    acl: { r: [], w: [] },
+    deleted: null,
+    prev: zeroTag,
+    time: Date.now(),
+  };
+  const envelope = signDirEntry(ctx.session.identity.signing, body);
+  try {
+    await ctx.directory.call(
+      'POST',
+      routes.entries,
+      { envelope: toBase64url(envelope) },
+      ctx.session,
+    );
+  } catch (err) {
+    // Another device made the root first: use theirs.
+    if (err instanceof FsError && err.kind === 'exist') return rootOf(ctx, owner);
+    throw err;
+  }
+  return { path: { owner, elements: [] }, name: '', body, envelope, key: nameKey };
+}
+
+async function rootOf(ctx: AgentContext, owner: UserName): Promise<ResolvedEntry> {
+  const answer = await ctx.directory.call<EntryResponse>(
+    'GET',
+    routes.root.replace(':user', owner),
+    undefined,
+    ctx.session,
+  );
+  const { body, envelope } = await verifyEntry(ctx, answer, { parent: null, owner });
+  if (body.kind !== 'dir' || !constantTimeEqual(body.tag, zeroTag)) {
+    throw new FsError('integrity', 'the directory returned a malformed root', { op: 'entry.root' });
+  }
+  return {
+    path: { owner, elements: [] },
+    name: '',
+    body,
+    envelope,
+    key: await unwrapEntryKey(ctx, body),
+  };
+}
+
+async function child(
+  ctx: AgentContext,
+  parent: ResolvedEntry,
+  name: EntryName,
+): Promise<ResolvedEntry> {
+  const op = 'entry.lookup';
+  if (parent.body.kind !== 'dir')
+    throw new FsError('not-dir', `${formatPath(parent.path)} is not a directory`, {
+      op,
+      path: formatPath(parent.path),
+    });
+  const tag = lookupTag(parent.key, name);
+  const answer = await ctx.directory.call<EntryResponse>(
+    'GET',
+    `${routes.lookup}?parent=${parent.body.id}&tag=${toBase64url(tag)}`,
+    undefined,
+    ctx.session,
+  );
+  const { body, envelope } = await verifyEntry(ctx, answer, {
+    parent: parent.body.id,
+    owner: parent.body.owner,
+  });
+  if (!constantTimeEqual(body.tag, tag) || decryptName(parent.key, body.id, body.name) !== name) {
+    throw new FsError('integrity', 'the directory returned an entry under the wrong name', { op });
+  }
+  const path = { owner: parent.path.owner, elements: [...parent.path.elements, name] };
+  return { path, name, body, envelope, key: await unwrapEntryKey(ctx, body) };
+}
+
+/**
+ * Resolves a path to its verified entry.
+ * @throws FsError `not-exist`, `not-dir`, `permission` (not shared with you), `integrity`
+ */
+export async function resolve(ctx: AgentContext, path: PathName): Promise<ResolvedEntry> {
+  let entry =
+    path.owner === ctx.session.user ? await ensureRoot(ctx) : await rootOf(ctx, path.owner);
+  for (const name of path.elements) {
+    try {
+      entry = await child(ctx, entry, name);
+    } catch (err) {
+      if (err instanceof FsError && err.kind === 'not-exist') {
+        throw new FsError('not-exist', `no such file or directory: ${formatPath(path)}`, {
+          op: 'resolve',
+          path: formatPath(path),
+        });
+      }
+      throw err;
+    }
+  }
+  return entry;
+}
+
+/**
+ * Makes a directory. @throws FsError `exist`, `not-exist` (parent), `not-dir`, `permission`
+ */
+export async function mkdir(ctx: AgentContext, path: PathName): Promise<ResolvedEntry> {
+  const name = path.elements[path.elements.length - 1];
+  if (name === undefined)
+    throw new FsError('exist', `${formatPath(path)} is a root and always exists`, { op: 'mkdir' });
+  const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
+  if (parent.body.kind !== 'dir')
+    throw new FsError('not-dir', `${formatPath(parent.path)} is not a directory`, { op: 'mkdir' });
+  const id = newFileId();
+  const nameKey = newSymmetricKey();
+  const owner = parent.body.owner;
+  const body: DirEntryBody = {
+    id,
+    parent: parent.body.id,
+    owner,
+    version: 1,
+    kind: 'dir',
+    tag: lookupTag(parent.key, name),
+    name: encryptName(parent.key, id, name),
+    meta: new Uint8Array(0),
+    keys: {
+      [owner]: await wrapKey(
+        (await ctx.directory.keyLog(owner)).identity.encryptionKey,
+        nameKey,
+        'name-key',
+        keyContext(id, owner),
+      ),
+    },
+    acl: { r: [], w: [] },
+    deleted: null,
+    prev: zeroTag,
+    time: Date.now(),
+  };
+  if (ctx.session.user !== owner) {
+    body.keys = {
+      ...body.keys,
+      [ctx.session.user]: await wrapKey(
+        ctx.session.identity.encryption.publicKey,
+        nameKey,
+        'name-key',
+        keyContext(id, ctx.session.user),
+      ),
+    };
+  }
+  const envelope = signDirEntry(ctx.session.identity.signing, body);
+  try {
+    await ctx.directory.call(
+      'POST',
+      routes.entries,
+      { envelope: toBase64url(envelope) },
+      ctx.session,
+    );
+  } catch (err) {
+    if (err instanceof FsError && err.kind === 'exist')
+      throw new FsError('exist', `${formatPath(path)} already exists`, {
+        op: 'mkdir',
+        path: formatPath(path),
+      });
+    throw err;
+  }
+  return { path, name, body, envelope, key: nameKey };
+}
+
+/** One line of a listing. */
+export interface ListedEntry {
+  name: string;
+  kind: 'file' | 'dir';
+  version: number;
+  owner: UserName;
+  writer: string;
+}
+
+/**
+ * Lists a directory: verified entries with decrypted names, sorted by name.
+ * @throws FsError `not-exist`, `not-dir`, `integrity`
+ */
+export async function list(ctx: AgentContext, path: PathName): Promise<ListedEntry[]> {
+  const dir = await resolve(ctx, path);
+  if (dir.body.kind !== 'dir')
+    throw new FsError('not-dir', `${formatPath(path)} is not a directory`, {
+      op: 'list',
+      path: formatPath(path),
+    });
+  const { entries } = await ctx.directory.call<{ entries: EntryResponse[] }>(
+    'GET',
+    routes.children.replace(':id', dir.body.id),
+    undefined,
+    ctx.session,
+  );
+  const listed: ListedEntry[] = [];
+  for (const answer of entries) {
+    const { body } = await verifyEntry(ctx, answer, { parent: dir.body.id, owner: dir.body.owner });
+    const name = decryptName(dir.key, body.id, body.name);
+    if (!constantTimeEqual(body.tag, lookupTag(dir.key, parseEntryName(name)))) {
+      throw new FsError(
+        'integrity',
+        'an entry in this directory has a tag that does not match its name',
+        { op: 'list' },
+      );
+    }
+    listed.push({
+      name,
+      kind: body.kind,
+      version: body.version,
+      owner: body.owner,
+      writer: answer.deletedBy ?? '',
+    });
+  }
+  return listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Removes an empty directory: a signed tombstone; it goes to the owner's trash.
+ * @throws FsError `not-empty`, `not-dir`, `not-exist`, `permission`
+ */
+export async function rmdir(ctx: AgentContext, path: PathName): Promise<void> {
+  if (path.elements.length === 0)
+    throw new FsError('invalid', 'a root cannot be removed', { op: 'rmdir' });
+  const dir = await resolve(ctx, path);
+  if (dir.body.kind !== 'dir')
+    throw new FsError('not-dir', `${formatPath(path)} is not a directory`, {
+      op: 'rmdir',
+      path: formatPath(path),
+    });
+  const { entries } = await ctx.directory.call<{ entries: unknown[] }>(
+    'GET',
+    routes.children.replace(':id', dir.body.id),
+    undefined,
+    ctx.session,
+  );
+  if (entries.length > 0)
+    throw new FsError('not-empty', `${formatPath(path)} is not empty`, {
+      op: 'rmdir',
+      path: formatPath(path),
+    });
+  const now = Date.now();
+  const body: DirEntryBody = {
+    ...dir.body,
+    version: dir.body.version + 1,
+    prev: chainHash(dir.envelope),
+    deleted: { at: now, by: ctx.session.user },
+    time: now,
+  };
+  await ctx.directory.call(
+    'PUT',
+    routes.entry.replace(':id', dir.body.id),
+    {
+      envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
+      expectedVersion: dir.body.version,
+    },
+    ctx.session,
+  );
+}

@@ -1,0 +1,383 @@
+/**
+ * Replication of blocks over peers (DESIGN.md section 8): each block goes to the R peers that
+ * rendezvous hashing places it on (placement.ts), reads verify and fail over, and a block with
+ * missing replicas can be repaired.
+ *
+ * Failures are expected, not exceptional: a peer that cannot be reached, is full or refuses is
+ * passed over for the next peer in the block's ranking. A peer that serves bytes which are not
+ * the block (the client re-hashes every read) is reported through `onBadPeer` and never trusted
+ * for that read; the bytes never get out. Every call to a peer goes through one limiter, so the
+ * replicator never has more than `concurrency` transfers in flight, whatever mix of puts, gets
+ * and repairs is running.
+ */
+import type { AbortOptions } from '../interface/block-store.js';
+import { FsError } from '../interface/errors.js';
+import { type BlockId, shortId } from '../interface/ids.js';
+import type { BlockOp } from '../wire/capability.js';
+import type { BlockClient, PeerAddress } from './block-client.js';
+import { rankPeers } from './placement.js';
+
+/** Why a peer was reported as bad: it served bytes that are not the block. */
+export type BadPeerReason = 'integrity';
+
+/** Settings and components of {@link createReplicator}. */
+export interface ReplicatorInit {
+  /** The block protocol client (only the calls replication uses, so tests can wrap it). */
+  client: Pick<BlockClient, 'put' | 'get' | 'has'>;
+  /**
+   * A capability for `ops` on `blocks` addressed to `peer` (the user's agent signs it). Called
+   * once per request, so it may issue short-lived ones.
+   */
+  capability(peer: PeerAddress, blocks: readonly BlockId[], ops: readonly BlockOp[]): Uint8Array;
+  /** Copies of each block; default 3. Fewer when fewer peers are live. */
+  replicas?: number;
+  /**
+   * Acknowledgements a put needs to succeed; default `replicas`. Capped by the number of live
+   * peers, so a small network still accepts writes (with a warning).
+   */
+  writeQuorum?: number;
+  /** Most transfers (put, get, has) in flight at once; default 8. */
+  concurrency?: number;
+  /** Called for a peer that served bytes that are not the block. Must not throw. */
+  onBadPeer?(peer: PeerAddress, reason: BadPeerReason): void;
+  /** Called for conditions a person should know about (too few peers). Must not throw. */
+  onWarning?(message: string): void;
+}
+
+/** One block to store: its id and its sealed bytes (whole, or parts in order). */
+export interface BlockToPut {
+  id: BlockId;
+  parts: Uint8Array | readonly Uint8Array[];
+}
+
+/** Stores, reads and repairs replicated blocks. */
+export interface Replicator {
+  /**
+   * Stores a block on its placed peers among `peers` (the live ones). A peer that fails is
+   * replaced by the next one in the block's ranking, so up to `replicas` copies are made.
+   * @returns the peers that acknowledged, in placement order
+   * @throws FsError `unavailable` with fewer than the write quorum of acknowledgements (the
+   *   message says how many of how many); `invalid` for a block no peer could take (too large)
+   */
+  putBlock(
+    id: BlockId,
+    parts: Uint8Array | readonly Uint8Array[],
+    peers: readonly PeerAddress[],
+    options?: AbortOptions,
+  ): Promise<PeerAddress[]>;
+  /**
+   * Reads a block, trying `peers` in placement order (best first) and returning the first
+   * bytes that hash to `id`. Pass the block's known holders when they are known; every peer
+   * given may be asked, so passing the whole network makes a missing block cost one request
+   * per peer.
+   * @throws FsError `integrity` when some peer served bad bytes and none served good ones;
+   *   `unavailable` otherwise
+   */
+  getBlock(id: BlockId, peers: readonly PeerAddress[], options?: AbortOptions): Promise<Uint8Array>;
+  /**
+   * {@link Replicator.putBlock} for many blocks, at most `concurrency` transfers at a time.
+   * Stops starting new blocks at the first failure, waits for those in flight, and throws it.
+   * @returns each block's holders, in the order of `blocks`
+   */
+  putBlocks(
+    blocks: readonly BlockToPut[],
+    peers: readonly PeerAddress[],
+    options?: AbortOptions,
+  ): Promise<PeerAddress[][]>;
+  /**
+   * {@link Replicator.getBlock} for many blocks, at most `concurrency` transfers at a time.
+   * @returns the blocks' bytes, in the order of `ids`
+   */
+  getBlocks(
+    ids: readonly BlockId[],
+    peers: readonly PeerAddress[],
+    options?: AbortOptions,
+  ): Promise<Uint8Array[]>;
+  /**
+   * Makes sure the block has `replicas` live holders (fewer when fewer peers are live): asks
+   * the placed peers whether they hold it, reads a verified copy from one that does (or from a
+   * live peer of `holders`), and copies it to each placed peer that does not, passing over
+   * unreachable peers to the next in the ranking. `has` answers are taken at their word (audit
+   * with challenges); a peer that serves bad bytes is reported and not counted.
+   * @returns the peers now known to hold the block, in placement order; fewer than `replicas`
+   *   (with a warning) when not enough peers took a copy
+   * @throws FsError `integrity` or `unavailable` when no verified copy could be read
+   */
+  repairBlock(
+    id: BlockId,
+    holders: readonly PeerAddress[],
+    live: readonly PeerAddress[],
+    options?: AbortOptions,
+  ): Promise<PeerAddress[]>;
+}
+
+/** Defaults of {@link ReplicatorInit}. */
+export const replicationDefaults = { replicas: 3, concurrency: 8 } as const;
+
+/** A counting semaphore: `run` waits for one of `limit` slots. */
+function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active += 1;
+    try {
+      return await task();
+    } finally {
+      // Hand the slot straight to the next waiter, so `active` never drops and rises again.
+      const next = waiting.shift();
+      if (next === undefined) active -= 1;
+      else next();
+    }
+  };
+}
+
+/**
+ * Maps `items` with at most `width` calls of `fn` running, preserving order. On the first
+ * failure no new item starts; the ones running are awaited (no transfer is left dangling), then
+ * the failure is thrown.
+ */
+async function mapPool<T, R>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+  return results;
+}
+
+const keyText = (peer: PeerAddress): string => Buffer.from(peer.key).toString('base64url');
+
+/** Rethrows an abort (the caller's decision, never a peer's fault) and anything not an FsError. */
+function rethrowUnlessPeerFailure(error: unknown, signal: AbortSignal | undefined): FsError {
+  if (signal?.aborted === true) throw signal.reason;
+  if (!(error instanceof FsError)) throw error;
+  return error;
+}
+
+function positiveInteger(value: number, name: string, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new FsError('invalid', `${name} is an integer of at least ${min}`, { op: 'replication' });
+  }
+  return value;
+}
+
+/** Creates a replicator over `init.client`. */
+export function createReplicator(init: ReplicatorInit): Replicator {
+  const replicas = positiveInteger(init.replicas ?? replicationDefaults.replicas, 'replicas', 1);
+  const writeQuorum = positiveInteger(init.writeQuorum ?? replicas, 'writeQuorum', 1);
+  if (writeQuorum > replicas) {
+    throw new FsError('invalid', 'writeQuorum is at most replicas', { op: 'replication' });
+  }
+  const concurrency = positiveInteger(
+    init.concurrency ?? replicationDefaults.concurrency,
+    'concurrency',
+    1,
+  );
+  const limit = createLimiter(concurrency);
+  const { client } = init;
+
+  // One warning per shortage rather than one per block: a put of a large file would otherwise
+  // repeat it thousands of times. It is armed again once enough peers are back.
+  let warnedShort = false;
+  const copiesFor = (live: number): number => {
+    if (live >= replicas) {
+      warnedShort = false;
+      return replicas;
+    }
+    if (!warnedShort) {
+      warnedShort = true;
+      init.onWarning?.(
+        `only ${live} live peer${live === 1 ? '' : 's'} for ${replicas} replicas: ` +
+          `blocks get ${live} cop${live === 1 ? 'y' : 'ies'} until more peers join`,
+      );
+    }
+    return live;
+  };
+
+  const putTo = (
+    peer: PeerAddress,
+    id: BlockId,
+    parts: BlockToPut['parts'],
+    options: AbortOptions,
+  ): Promise<void> =>
+    limit(() => client.put(peer, id, parts, init.capability(peer, [id], ['put']), options));
+
+  /**
+   * Puts the block on `slots` peers of `ranking`: each slot walks the ranking (shared, in
+   * order) until a peer acknowledges or none is left, so failures are replaced by the next
+   * candidates while the first `slots` go out in parallel.
+   */
+  const fill = async (
+    id: BlockId,
+    parts: BlockToPut['parts'],
+    ranking: readonly PeerAddress[],
+    slots: number,
+    options: AbortOptions,
+  ): Promise<{ acked: Set<PeerAddress>; tried: number; lastError?: FsError }> => {
+    const acked = new Set<PeerAddress>();
+    let next = 0;
+    let lastError: FsError | undefined;
+    const slot = async (): Promise<void> => {
+      while (next < ranking.length) {
+        const peer = ranking[next++]!;
+        try {
+          await putTo(peer, id, parts, options);
+          acked.add(peer);
+          return;
+        } catch (error) {
+          lastError = rethrowUnlessPeerFailure(error, options.signal);
+          // Our own mistake (a block too large): every other peer would refuse it too.
+          if (lastError.kind === 'invalid') throw lastError;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: slots }, slot));
+    return { acked, tried: next, ...(lastError === undefined ? {} : { lastError }) };
+  };
+
+  /** The peers of `ranking` that are in `chosen`, in ranking order. */
+  const inOrder = (ranking: readonly PeerAddress[], chosen: ReadonlySet<PeerAddress>) =>
+    ranking.filter((peer) => chosen.has(peer));
+
+  /**
+   * Reads a verified copy, trying `peers` best first. Reports (and lists in `bad`) every peer
+   * that served bytes which are not the block.
+   */
+  const read = async (
+    id: BlockId,
+    peers: readonly PeerAddress[],
+    options: AbortOptions,
+    bad: PeerAddress[] = [],
+  ): Promise<{ bytes: Uint8Array; from: PeerAddress }> => {
+    const op = 'replication.get';
+    let lastError: FsError | undefined;
+    for (const peer of rankPeers(id, peers)) {
+      try {
+        const bytes = await limit(() =>
+          client.get(peer, id, init.capability(peer, [id], ['get']), options),
+        );
+        return { bytes, from: peer };
+      } catch (error) {
+        lastError = rethrowUnlessPeerFailure(error, options.signal);
+        if (lastError.kind === 'integrity') {
+          bad.push(peer);
+          init.onBadPeer?.(peer, 'integrity');
+        }
+        // Anything else (unreachable, not-exist, refused) just means: ask the next replica.
+      }
+    }
+    const cause = lastError === undefined ? {} : { cause: lastError };
+    if (bad.length > 0) {
+      throw new FsError('integrity', `no peer served a verified copy of ${shortId(id)}`, {
+        op,
+        ...cause,
+      });
+    }
+    throw new FsError('unavailable', `no peer could serve block ${shortId(id)}`, { op, ...cause });
+  };
+
+  const replicator: Replicator = {
+    async putBlock(id, parts, peers, options = {}) {
+      const op = 'replication.put';
+      const ranking = rankPeers(id, peers);
+      const copies = copiesFor(ranking.length);
+      const quorum = Math.min(writeQuorum, ranking.length);
+      if (ranking.length === 0) {
+        throw new FsError('unavailable', 'no live peers to store blocks on', { op });
+      }
+      const { acked, tried, lastError } = await fill(id, parts, ranking, copies, options);
+      if (acked.size < quorum) {
+        throw new FsError(
+          'unavailable',
+          `block ${shortId(id)}: ${acked.size} of ${copies} replicas acknowledged ` +
+            `(${quorum} needed; ${tried} of ${ranking.length} peers tried)`,
+          { op, ...(lastError === undefined ? {} : { cause: lastError }) },
+        );
+      }
+      return inOrder(ranking, acked);
+    },
+
+    async getBlock(id, peers, options = {}) {
+      return (await read(id, peers, options)).bytes;
+    },
+
+    putBlocks(blocks, peers, options = {}) {
+      // The limiter bounds transfers; the pool only keeps us from starting every block at once.
+      return mapPool(blocks, concurrency, (block) =>
+        replicator.putBlock(block.id, block.parts, peers, options),
+      );
+    },
+
+    getBlocks(ids, peers, options = {}) {
+      return mapPool(ids, concurrency, (id) => replicator.getBlock(id, peers, options));
+    },
+
+    async repairBlock(id, holders, live, options = {}) {
+      const ranking = rankPeers(id, live);
+      const copies = copiesFor(ranking.length);
+      const placed = ranking.slice(0, copies);
+
+      // Which placed peers say they hold it; an unreachable one counts as not holding it.
+      const claims = await Promise.all(
+        placed.map(async (peer) => {
+          try {
+            return await limit(() =>
+              client.has(peer, id, init.capability(peer, [id], ['has']), options),
+            );
+          } catch (error) {
+            rethrowUnlessPeerFailure(error, options.signal);
+            return false;
+          }
+        }),
+      );
+      const holding = new Set(placed.filter((_, index) => claims[index] === true));
+      if (holding.size === copies) return inOrder(ranking, holding);
+
+      // A verified copy to spread: from a placed peer that has it, else from a live holder (the
+      // live list's entry for it, so its current address is used).
+      const liveByKey = new Map(ranking.map((peer) => [keyText(peer), peer]));
+      const sources = new Set(holding);
+      for (const holder of holders) {
+        const peer = liveByKey.get(keyText(holder));
+        if (peer !== undefined) sources.add(peer);
+      }
+      const bad: PeerAddress[] = [];
+      const { bytes, from } = await read(id, [...sources], options, bad);
+      // A peer that served bad bytes does not hold the block, whatever it says; the one that
+      // served good bytes does, whether it is placed or not.
+      for (const peer of bad) holding.delete(peer);
+      const known = new Set([...holding, from]);
+
+      // Copy to the placed peers that lack it, then on down the ranking past failures;
+      // never to a peer that already holds it (the source included) or just served bad bytes.
+      const candidates = ranking.filter(
+        (peer) => !holding.has(peer) && peer !== from && !bad.includes(peer),
+      );
+      const { acked } = await fill(id, bytes, candidates, copies - holding.size, options);
+      for (const peer of acked) known.add(peer);
+      const result = inOrder(ranking, known);
+      if (holding.size + acked.size < copies) {
+        init.onWarning?.(
+          `block ${shortId(id)}: repaired to ${holding.size + acked.size} of ${copies} replicas`,
+        );
+      }
+      return result;
+    },
+  };
+  return replicator;
+}
