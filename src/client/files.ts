@@ -1,0 +1,254 @@
+/**
+ * The agent's file verbs: write a file (a new version, streamed), read it (streamed), stat and
+ * remove it. Content is sealed chunk by chunk (file-codec.ts) and stored through a block
+ * transport (the peer plugs in its replicator); the entry's `meta` holds the sealed list of
+ * blocks and the size, so only holders of the file key learn them.
+ *
+ * Keys: a file has one random file key for its life, wrapped (purpose `file-key`) to its owner
+ * and to the writer; every version's chunks get their own keys derived from it, bound to the
+ * version and position (crypto/chunk.ts). (Key rotation on unshare arrives with revocation.)
+ */
+import { FsError } from '../interface/errors.js';
+import type { BlockId, FileId } from '../interface/ids.js';
+import type { UserName } from '../interface/names.js';
+import { formatPath, type PathName } from '../interface/paths.js';
+import { utf8 } from '../crypto/bytes.js';
+import { encryptName, lookupTag } from '../crypto/names.js';
+import { newFileId, newSymmetricKey } from '../crypto/random.js';
+import type { SecretBytes } from '../crypto/secret.js';
+import { wrapKey } from '../crypto/wrap.js';
+import { toBase64url } from '../wire/base64.js';
+import { type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import { routes } from '../wire/directory-api.js';
+import { chainHash } from '../wire/key-log.js';
+import { openFileMeta, readFileBlocks, sealFileMeta, writeFileBlocks } from './file-codec.js';
+import { type AgentContext, resolve, type ResolvedEntry } from './namespace.js';
+
+/** Where sealed blocks go and come from (the peer's replicator, or a test's store). */
+export interface BlockTransport {
+  putBlock(file: FileId, id: BlockId, parts: readonly Uint8Array[]): Promise<void>;
+  /** Must return bytes that hash to `id` (verify, fail over). */
+  getBlock(file: FileId, id: BlockId): Promise<Uint8Array>;
+}
+
+/** What the file verbs need. */
+export interface FileContext extends AgentContext {
+  blocks: BlockTransport;
+}
+
+const zero = new Uint8Array(32);
+const chunkSize = 1024 * 1024;
+const keyContext = (id: FileId, user: UserName) => utf8(`peervault/v1/entry-key\0${id}\0${user}`);
+
+async function wrapFor(
+  ctx: AgentContext,
+  users: readonly UserName[],
+  id: FileId,
+  fileKey: SecretBytes,
+): Promise<Record<string, Uint8Array>> {
+  const keys: Record<string, Uint8Array> = {};
+  for (const user of new Set(users)) {
+    const log = await ctx.directory.keyLog(user);
+    keys[user] = await wrapKey(
+      log.identity.encryptionKey,
+      fileKey,
+      'file-key',
+      keyContext(id, user),
+    );
+  }
+  return keys;
+}
+
+/** Resolves a path that may not exist yet: its parent, and the existing entry if any. */
+async function locate(
+  ctx: AgentContext,
+  path: PathName,
+): Promise<{ parent: ResolvedEntry; existing?: ResolvedEntry }> {
+  const name = path.elements[path.elements.length - 1];
+  if (name === undefined)
+    throw new FsError('is-dir', `${formatPath(path)} is a directory`, {
+      op: 'write',
+      path: formatPath(path),
+    });
+  const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
+  if (parent.body.kind !== 'dir')
+    throw new FsError('not-dir', `${formatPath(parent.path)} is not a directory`, { op: 'write' });
+  try {
+    return { parent, existing: await resolve(ctx, path) };
+  } catch (err) {
+    if (err instanceof FsError && err.kind === 'not-exist') return { parent };
+    throw err;
+  }
+}
+
+/**
+ * Writes `source` as the new content of `path` (creating the file, or a new version of it).
+ * Blocks are stored before the entry is updated, so a failure leaves the previous version
+ * intact; a concurrent writer makes this a `conflict` (read and retry).
+ */
+export async function writeFile(
+  ctx: FileContext,
+  path: PathName,
+  source: AsyncIterable<Uint8Array>,
+  options: { onProgress?: (bytes: number) => void; signal?: AbortSignal } = {},
+): Promise<{ version: number; size: number }> {
+  const { parent, existing } = await locate(ctx, path);
+  if (existing && existing.body.kind !== 'file') {
+    throw new FsError('is-dir', `${formatPath(path)} is a directory`, {
+      op: 'write',
+      path: formatPath(path),
+    });
+  }
+  const name = path.elements[path.elements.length - 1]!;
+  const id = existing?.body.id ?? newFileId();
+  const fileKey = existing?.key ?? newSymmetricKey();
+  const version = (existing?.body.version ?? 0) + 1;
+  const written = await writeFileBlocks(source, {
+    fileKey,
+    fileId: id,
+    version,
+    chunkSize,
+    store: (blockId, parts) => ctx.blocks.putBlock(id, blockId, parts),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const now = Date.now();
+  const meta = sealFileMeta(
+    fileKey,
+    { fileId: id, version },
+    { size: written.size, blocks: written.blocks, mtime: now, chunkSize },
+  );
+  const owner = parent.body.owner;
+  const body: DirEntryBody = existing
+    ? {
+        ...existing.body,
+        version,
+        meta,
+        prev: chainHash(existing.envelope),
+        time: now,
+        deleted: null,
+      }
+    : {
+        id,
+        parent: parent.body.id,
+        owner,
+        version: 1,
+        kind: 'file',
+        tag: lookupTag(parent.key, name),
+        name: encryptName(parent.key, id, name),
+        meta,
+        keys: await wrapFor(ctx, [owner, ctx.session.user], id, fileKey),
+        acl: { r: [], w: [] },
+        deleted: null,
+        prev: zero,
+        time: now,
+      };
+  const envelope = toBase64url(signDirEntry(ctx.session.identity.signing, body));
+  if (existing) {
+    await ctx.directory.call(
+      'PUT',
+      routes.entry.replace(':id', id),
+      { envelope, expectedVersion: existing.body.version },
+      ctx.session,
+    );
+  } else {
+    await ctx.directory.call('POST', routes.entries, { envelope }, ctx.session);
+  }
+  return { version, size: written.size };
+}
+
+/** A file's verified metadata. */
+export interface FileStat {
+  path: string;
+  kind: 'file' | 'dir';
+  version: number;
+  size: number;
+  mtime: number;
+  owner: UserName;
+}
+
+/** Stats a file or directory. @throws FsError `not-exist`, `integrity` */
+export async function stat(ctx: AgentContext, path: PathName): Promise<FileStat> {
+  const entry = await resolve(ctx, path);
+  if (entry.body.kind === 'dir') {
+    return {
+      path: formatPath(path),
+      kind: 'dir',
+      version: entry.body.version,
+      size: 0,
+      mtime: entry.body.time,
+      owner: entry.body.owner,
+    };
+  }
+  const meta = openFileMeta(
+    entry.key,
+    { fileId: entry.body.id, version: entry.body.version },
+    entry.body.meta,
+  );
+  return {
+    path: formatPath(path),
+    kind: 'file',
+    version: entry.body.version,
+    size: meta.size,
+    mtime: meta.mtime,
+    owner: entry.body.owner,
+  };
+}
+
+/**
+ * Reads the current version of a file as a stream of plaintext, verified block by block.
+ * @throws FsError `not-exist`, `is-dir`, `integrity`, `unavailable`
+ */
+export async function readFile(
+  ctx: FileContext,
+  path: PathName,
+  options: { signal?: AbortSignal } = {},
+): Promise<{ size: number; version: number; content: AsyncIterable<Uint8Array> }> {
+  const entry = await resolve(ctx, path);
+  if (entry.body.kind !== 'file')
+    throw new FsError('is-dir', `${formatPath(path)} is a directory`, {
+      op: 'read',
+      path: formatPath(path),
+    });
+  const position = { fileId: entry.body.id, version: entry.body.version };
+  const meta = openFileMeta(entry.key, position, entry.body.meta);
+  const content = readFileBlocks({
+    fileKey: entry.key,
+    ...position,
+    size: meta.size,
+    blocks: meta.blocks,
+    fetch: (id) => ctx.blocks.getBlock(entry.body.id, id),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { size: meta.size, version: entry.body.version, content };
+}
+
+/**
+ * Removes a file: a signed tombstone; the entry goes to the owner's trash and its blocks stay
+ * until retention expires. @throws FsError `not-exist`, `is-dir`, `permission`
+ */
+export async function removeFile(ctx: AgentContext, path: PathName): Promise<void> {
+  const entry = await resolve(ctx, path);
+  if (entry.body.kind !== 'file')
+    throw new FsError('is-dir', `${formatPath(path)} is a directory; use rmdir`, {
+      op: 'rm',
+      path: formatPath(path),
+    });
+  const now = Date.now();
+  const body: DirEntryBody = {
+    ...entry.body,
+    version: entry.body.version + 1,
+    prev: chainHash(entry.envelope),
+    deleted: { at: now, by: ctx.session.user },
+    time: now,
+  };
+  await ctx.directory.call(
+    'PUT',
+    routes.entry.replace(':id', entry.body.id),
+    {
+      envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
+      expectedVersion: entry.body.version,
+    },
+    ctx.session,
+  );
+}
