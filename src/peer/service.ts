@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { FsError } from '../interface/errors.js';
 import type { IntegrityReport } from '../interface/block-store.js';
+import type { FileId } from '../interface/ids.js';
 import type { UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
@@ -28,6 +29,11 @@ import {
 import { buildBlockServer } from './block-routes.js';
 import { createDiskBlockStore } from './blockstore/disk-store.js';
 import { buildLocalApi } from './local-api.js';
+import { createBlockClient, type PeerAddress } from './block-client.js';
+import { createReplicator } from './replication.js';
+import { issueCapability } from '../wire/capability.js';
+import type { DirectorySession } from '../client/directory-client.js';
+import type { BlockTransport } from '../client/files.js';
 
 /** How to run a peer. */
 export interface PeerOptions {
@@ -41,6 +47,8 @@ export interface PeerOptions {
   capacity?: number;
   /** How often to heartbeat (default 15 s; the directory drops peers silent for 60 s). */
   heartbeatMs?: number;
+  /** Copies of each block the agent writes (default 3; fewer, with a warning, when fewer peers are up). */
+  replicas?: number;
 }
 
 /** A running peer. */
@@ -133,8 +141,44 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     onRefusal: (event) => logEvent({ event: 'block.refused', ...event }),
     now: Date.now,
   });
-  const api = buildLocalApi({ token: apiToken, directory, peerKey: key.publicKey, store });
+  // The agent reaches other peers as this peer (its TLS key is registered), carrying
+  // capabilities signed by the logged-in user.
+  const blockClient = createBlockClient({ identity: tls });
+  const liveAddresses = cached(5_000, async (_: 'peers') =>
+    (await directory.peers()).peers.map((p): PeerAddress => ({ address: p.address, key: p.key })),
+  );
+  const blocksFor = (session: DirectorySession): BlockTransport => {
+    const replicatorFor = (file: FileId) =>
+      createReplicator({
+        client: blockClient,
+        capability: (peer, ids, ops) =>
+          issueCapability(session.identity.signing, {
+            issuer: session.user,
+            file,
+            ops,
+            blocks: ids,
+            audience: peer.key,
+            now: Date.now(),
+          }),
+        replicas: options.replicas ?? 3,
+        onBadPeer: (peer, reason) => logEvent({ event: 'peer.bad', peer: peer.address, reason }),
+        onWarning: (message) => logEvent({ event: 'replication.warning', message }),
+      });
+    return {
+      putBlock: async (file, id, parts) =>
+        void (await replicatorFor(file).putBlock(id, parts, await liveAddresses('peers'))),
+      getBlock: async (file, id) => replicatorFor(file).getBlock(id, await liveAddresses('peers')),
+    };
+  };
+  const api = buildLocalApi({
+    token: apiToken,
+    directory,
+    peerKey: key.publicKey,
+    store,
+    blocksFor,
+  });
   const cleanup = async () => {
+    await blockClient.close();
     await blocks.close();
     await api.close();
     await store.close();

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes as randomBytesFor } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectoryClient } from '../../src/client/directory-client.js';
@@ -227,5 +228,151 @@ describe('peers as real processes', () => {
       auth,
     );
     expect(wrong.body['kind']).toBe('permission');
+  });
+});
+
+describe('files through the agents of real peer processes', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pv-files-'));
+  let directory: RunningProcess<{ url: string; fingerprint: string }>;
+  const peers: { proc: RunningProcess<PeerReady>; data: string; token: string }[] = [];
+
+  beforeAll(async () => {
+    directory = await startPeervault([
+      'directory',
+      '--data',
+      join(root, 'dir'),
+      '--listen',
+      '127.0.0.1:0',
+      '--json',
+    ]);
+    const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
+    for (const name of ['a', 'b', 'c']) {
+      const data = join(root, name);
+      const proc = await startPeervault<PeerReady>([
+        'peer',
+        '--directory',
+        pin,
+        '--data',
+        data,
+        '--listen',
+        '127.0.0.1:0',
+        '--api',
+        '127.0.0.1:0',
+        '--capacity',
+        '256M',
+        '--json',
+      ]);
+      peers.push({ proc, data, token: readFileSync(join(data, 'api-token'), 'utf8').trim() });
+    }
+    const client = await DirectoryClient.connect(directory.ready);
+    await client.register('alice', goodPassword('alice'));
+    await client.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const peer of peers) await peer.proc.stop();
+    await directory?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function api(
+    peer: (typeof peers)[number],
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    options: { json?: unknown; bytes?: Uint8Array; session?: string } = {},
+  ) {
+    const res = await request(peer.proc.ready.api + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${peer.token}`,
+        ...(options.session ? { 'x-peervault-session': options.session } : {}),
+        ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(options.bytes !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
+      },
+      body:
+        options.json !== undefined
+          ? JSON.stringify(options.json)
+          : options.bytes !== undefined
+            ? Buffer.from(options.bytes)
+            : null,
+    });
+    return { status: res.statusCode, bytes: Buffer.from(await res.body.arrayBuffer()) };
+  }
+  const login = async (peer: (typeof peers)[number]) =>
+    String(
+      (
+        JSON.parse(
+          (
+            await api(peer, 'POST', '/v1/login', {
+              json: { user: 'alice', password: goodPassword('alice') },
+            })
+          ).bytes.toString(),
+        ) as { token: string }
+      ).token,
+    );
+
+  it('writes a file through one peer and reads it byte-identical through another, with no plaintext on any disk', async () => {
+    const onA = await login(peers[0]!);
+    const onB = await login(peers[1]!);
+    const marker = Buffer.from('FILE-PLAINTEXT-MARKER-93K1 ');
+    const data = Buffer.concat([Buffer.alloc(3 * 1024 * 1024 + 777, marker), marker]);
+    expect(
+      (await api(peers[0]!, 'POST', '/v1/fs/mkdir', { json: { path: '/alice/pcs' }, session: onA }))
+        .status,
+    ).toBe(200);
+    const put = await api(
+      peers[0]!,
+      'PUT',
+      `/v1/fs/file?path=${encodeURIComponent('/alice/pcs/team5.txt')}`,
+      { bytes: data, session: onA },
+    );
+    expect(put.status).toBe(200);
+    const got = await api(
+      peers[1]!,
+      'GET',
+      `/v1/fs/file?path=${encodeURIComponent('/alice/pcs/team5.txt')}`,
+      { session: onB },
+    );
+    expect(got.status).toBe(200);
+    expect(Buffer.compare(got.bytes, data)).toBe(0);
+    const listing = JSON.parse(
+      (
+        await api(peers[1]!, 'GET', `/v1/fs/list?path=${encodeURIComponent('/alice/pcs')}`, {
+          session: onB,
+        })
+      ).bytes.toString(),
+    ) as { entries: { name: string }[] };
+    expect(listing.entries.map((e) => e.name)).toEqual(['team5.txt']);
+    const scan = (dir: string): Buffer[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? scan(join(dir, e.name)) : [readFileSync(join(dir, e.name))],
+      );
+    for (const peer of peers) {
+      const disk = Buffer.concat(scan(peer.data));
+      expect(disk.includes(marker)).toBe(false);
+      expect(disk.includes(Buffer.from('team5.txt'))).toBe(false);
+    }
+  });
+
+  it('keeps a file readable after one of three peers is killed (R=3)', async () => {
+    const onA = await login(peers[0]!);
+    const data = Buffer.from(randomBytesFor(2 * 1024 * 1024));
+    expect(
+      (
+        await api(peers[0]!, 'PUT', `/v1/fs/file?path=${encodeURIComponent('/alice/keep.bin')}`, {
+          bytes: data,
+          session: onA,
+        })
+      ).status,
+    ).toBe(200);
+    await peers[2]!.proc.kill();
+    const got = await api(
+      peers[0]!,
+      'GET',
+      `/v1/fs/file?path=${encodeURIComponent('/alice/keep.bin')}`,
+      { session: onA },
+    );
+    expect(got.status).toBe(200);
+    expect(Buffer.compare(got.bytes, data)).toBe(0);
   });
 });
