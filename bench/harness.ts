@@ -8,7 +8,7 @@
 /** One measured figure. */
 export interface Figure {
   name: string;
-  unit: 'MB/s' | 'ms' | 'ops/s';
+  unit: 'MB/s' | 'ms' | 'ops/s' | 'MiB';
   median: number;
   min: number;
   max: number;

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, totalmem } from 'node:os';
 import { addCryptoProbes } from './crypto.js';
 import { directoryFigures } from './directory.js';
+import { transferFigures } from './transfer.js';
 import { Bench, table } from './harness.js';
 
 const quick = process.argv.includes('--quick');
@@ -27,7 +28,11 @@ console.log(
 
 const bench = new Bench();
 await addCryptoProbes(bench, quick ? 32 : 128);
-const figures = [...(await bench.run(runs)), ...(await directoryFigures(quick))];
+const figures = [
+  ...(await bench.run(runs)),
+  ...(await directoryFigures(quick)),
+  ...(await transferFigures(quick)),
+];
 console.log(table(figures));
 
 const date = new Date().toISOString().slice(0, 10);

@@ -8,7 +8,7 @@ import type { Command, CommandIo } from '../command.js';
 
 const help = `Usage:
   peervault peer --directory URL#FINGERPRINT [--data DIR] [--listen HOST:PORT] [--api HOST:PORT]
-                 [--capacity SIZE] [--json]
+                 [--capacity SIZE] [--replicas N] [--json]
 
 Runs a peer: it stores other users' encrypted blocks and serves them over mutual TLS 1.3 to
 peers holding a valid capability, registers and heartbeats with the directory, and serves the
@@ -20,6 +20,7 @@ local API (127.0.0.1, with the token in DIR/api-token) that the shell and other 
   --listen HOST:PORT  block protocol address (default 127.0.0.1:7600; port 0 picks one)
   --api HOST:PORT     local API address, loopback only (default 127.0.0.1:7601)
   --capacity SIZE     space offered to the network, e.g. 500M, 20G (default 10G)
+  --replicas N        copies of each block this peer's agent writes (default 3)
   --json              print one JSON line {"listen", "api", "fingerprint"} when ready`;
 
 const units: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -38,6 +39,16 @@ export function parseSize(text: string): number {
   return Math.floor(value);
 }
 
+function parseReplicas(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 16) {
+    throw new FsError('invalid', `--replicas is a whole number from 1 to 16, not "${text}"`, {
+      op: 'peer',
+    });
+  }
+  return value;
+}
+
 async function run(args: readonly string[], io: CommandIo): Promise<number> {
   const { flags } = parseFlags(
     args,
@@ -47,6 +58,7 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
       listen: { type: 'string' },
       api: { type: 'string' },
       capacity: { type: 'string' },
+      replicas: { type: 'string' },
       json: { type: 'boolean' },
     },
     'peer',
@@ -65,6 +77,7 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
     ...(flags.listen === undefined ? {} : { listen: flags.listen }),
     ...(flags.api === undefined ? {} : { api: flags.api }),
     ...(flags.capacity === undefined ? {} : { capacity: parseSize(flags.capacity) }),
+    ...(flags.replicas === undefined ? {} : { replicas: parseReplicas(flags.replicas) }),
   });
   if (flags.json)
     io.out(JSON.stringify({ listen: peer.listen, api: peer.api, fingerprint: peer.fingerprint }));
