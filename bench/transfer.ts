@@ -44,7 +44,7 @@ async function loopback(tls: boolean, total: number): Promise<number> {
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) =>
-    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
   );
   const socket = tls
     ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: 'TLSv1.3' })
