@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes as randomBytesFor } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectoryClient } from '../../src/client/directory-client.js';
@@ -374,5 +375,129 @@ describe('files through the agents of real peer processes', () => {
     );
     expect(got.status).toBe(200);
     expect(Buffer.compare(got.bytes, data)).toBe(0);
+  });
+});
+
+describe('a peer killed in the middle of an upload', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pv-midway-'));
+  let directory: RunningProcess<{ url: string; fingerprint: string }>;
+  const peers: { proc: RunningProcess<PeerReady>; data: string; token: string }[] = [];
+
+  beforeAll(async () => {
+    directory = await startPeervault([
+      'directory',
+      '--data',
+      join(root, 'dir'),
+      '--listen',
+      '127.0.0.1:0',
+      '--json',
+    ]);
+    const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
+    for (const name of ['a', 'b', 'c']) {
+      const data = join(root, name);
+      const proc = await startPeervault<PeerReady>([
+        'peer',
+        '--directory',
+        pin,
+        '--data',
+        data,
+        '--listen',
+        '127.0.0.1:0',
+        '--api',
+        '127.0.0.1:0',
+        '--capacity',
+        '256M',
+        '--json',
+      ]);
+      peers.push({ proc, data, token: readFileSync(join(data, 'api-token'), 'utf8').trim() });
+    }
+    const client = await DirectoryClient.connect(directory.ready);
+    await client.register('alice', goodPassword('alice'));
+    await client.close();
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const peer of peers) await peer.proc.stop();
+    await directory?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function api(
+    peer: (typeof peers)[number],
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    options: { json?: unknown; bytes?: Uint8Array; session?: string } = {},
+  ) {
+    const res = await request(peer.proc.ready.api + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${peer.token}`,
+        ...(options.session ? { 'x-peervault-session': options.session } : {}),
+        ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(options.bytes !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
+      },
+      body:
+        options.json !== undefined
+          ? JSON.stringify(options.json)
+          : options.bytes !== undefined
+            ? Buffer.from(options.bytes)
+            : null,
+    });
+    return { status: res.statusCode, bytes: Buffer.from(await res.body.arrayBuffer()) };
+  }
+  const login = async (peer: (typeof peers)[number]) =>
+    String(
+      (
+        JSON.parse(
+          (
+            await api(peer, 'POST', '/v1/login', {
+              json: { user: 'alice', password: goodPassword('alice') },
+            })
+          ).bytes.toString(),
+        ) as { token: string }
+      ).token,
+    );
+
+  it('survives a peer killed in the middle of an upload: the upload completes or fails clearly, and the previous version stays readable', async () => {
+    const onA = await login(peers[0]!);
+    const path = `/v1/fs/file?path=${encodeURIComponent('/alice/midway.bin')}`;
+    const first = Buffer.from(randomBytesFor(1024 * 1024));
+    expect((await api(peers[0]!, 'PUT', path, { bytes: first, session: onA })).status).toBe(200);
+    // Version 2, streamed slowly enough that the kill lands in the middle.
+    const second = Buffer.from(randomBytesFor(24 * 1024 * 1024));
+    const slow = Readable.from(
+      (async function* () {
+        for (let i = 0; i < second.length; i += 1024 * 1024) {
+          await new Promise((r) => setTimeout(r, 40));
+          yield second.subarray(i, i + 1024 * 1024);
+        }
+      })(),
+    );
+    const upload = request(peers[0]!.proc.ready.api + path, {
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${peers[0]!.token}`,
+        'x-peervault-session': onA,
+        'content-type': 'application/octet-stream',
+      },
+      body: slow,
+    }).then(
+      async (res) => ({ status: res.statusCode, body: await res.body.text() }),
+      (err: unknown) => ({ status: 0, body: String(err) }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await peers[2]!.proc.kill();
+    const outcome = await upload;
+    console.log(`mid-upload kill outcome: HTTP ${outcome.status} ${outcome.body.slice(0, 160)}`);
+    const read = await api(peers[0]!, 'GET', path, { session: onA });
+    expect(read.status).toBe(200);
+    if (outcome.status === 200) {
+      expect(Buffer.compare(read.bytes, second)).toBe(0);
+    } else {
+      // A clear failure: the agent says what went wrong (or the connection was cut while sending).
+      if (outcome.status !== 0)
+        expect(JSON.parse(outcome.body)).toMatchObject({ kind: 'unavailable' });
+      expect(Buffer.compare(read.bytes, first)).toBe(0);
+    }
   });
 });
