@@ -22,7 +22,7 @@ import { type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
 import { routes } from '../wire/directory-api.js';
 import { chainHash } from '../wire/key-log.js';
 import { openFileMeta, readFileBlocks, sealFileMeta, writeFileBlocks } from './file-codec.js';
-import { type AgentContext, resolve, type ResolvedEntry } from './namespace.js';
+import { type AgentContext, resolve, type ResolvedEntry, tombstone } from './namespace.js';
 
 /** Where sealed blocks go and come from (the peer's replicator, or a test's store). */
 export interface BlockTransport {
@@ -234,21 +234,5 @@ export async function removeFile(ctx: AgentContext, path: PathName): Promise<voi
       op: 'rm',
       path: formatPath(path),
     });
-  const now = Date.now();
-  const body: DirEntryBody = {
-    ...entry.body,
-    version: entry.body.version + 1,
-    prev: chainHash(entry.envelope),
-    deleted: { at: now, by: ctx.session.user },
-    time: now,
-  };
-  await ctx.directory.call(
-    'PUT',
-    routes.entry.replace(':id', entry.body.id),
-    {
-      envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
-      expectedVersion: entry.body.version,
-    },
-    ctx.session,
-  );
+  await tombstone(ctx, entry);
 }

@@ -348,20 +348,28 @@ export async function rmdir(ctx: AgentContext, path: PathName): Promise<void> {
       op: 'rmdir',
       path: formatPath(path),
     });
+  await tombstone(ctx, dir);
+}
+
+/**
+ * Writes the signed tombstone of an entry (its next version, marked deleted by the caller): the
+ * entry moves to its owner's trash. A compare-and-swap on the version, like every update.
+ */
+export async function tombstone(ctx: AgentContext, entry: ResolvedEntry): Promise<void> {
   const now = Date.now();
   const body: DirEntryBody = {
-    ...dir.body,
-    version: dir.body.version + 1,
-    prev: chainHash(dir.envelope),
+    ...entry.body,
+    version: entry.body.version + 1,
+    prev: chainHash(entry.envelope),
     deleted: { at: now, by: ctx.session.user },
     time: now,
   };
   await ctx.directory.call(
     'PUT',
-    routes.entry.replace(':id', dir.body.id),
+    routes.entry.replace(':id', entry.body.id),
     {
       envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
-      expectedVersion: dir.body.version,
+      expectedVersion: entry.body.version,
     },
     ctx.session,
   );
