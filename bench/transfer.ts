@@ -5,17 +5,14 @@
  * >= 50% and upload with R=1 >= 40% of the raw TLS figure.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
-import { DirectoryClient } from '../src/client/directory-client.js';
 import { SigningKeyPair } from '../src/crypto/keys.js';
 import { createSelfSignedCertificate } from '../src/wire/tls-certificate.js';
-import { startPeervault } from '../test/helpers/processes.js';
+import { startProcessNetwork } from '../test/helpers/process-network.js';
 import type { Figure } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -80,76 +77,32 @@ async function throughPeers(
   replicas: number,
   size: number,
 ): Promise<{ up: number; down: number; rss: number[] }> {
-  const root = mkdtempSync(join(tmpdir(), 'pv-bench-peers-'));
-  const dir = await startPeervault<{ url: string; fingerprint: string }>([
-    'directory',
-    '--data',
-    join(root, 'dir'),
-    '--listen',
-    '127.0.0.1:0',
-    '--json',
-  ]);
-  const procs = [];
+  const net = await startProcessNetwork({ peers: 3, replicas, capacity: '8G' });
   try {
-    const pin = `${dir.ready.url}#${dir.ready.fingerprint}`;
-    for (const name of ['a', 'b', 'c']) {
-      const data = join(root, name);
-      const proc = await startPeervault<{ api: string }>([
-        'peer',
-        '--directory',
-        pin,
-        '--data',
-        data,
-        '--listen',
-        '127.0.0.1:0',
-        '--api',
-        '127.0.0.1:0',
-        '--capacity',
-        '8G',
-        '--replicas',
-        String(replicas),
-        '--json',
-      ]);
-      procs.push({
-        proc,
-        token: readFileSync(join(data, 'api-token'), 'utf8').trim(),
-        session: '',
-      });
-    }
-    const client = await DirectoryClient.connect(dir.ready);
-    await client.register('bench', 'bench user rides a purple tandem');
-    await client.close();
-    for (const p of procs) {
-      const res = await request(`${p.proc.ready.api}/v1/login`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ user: 'bench', password: 'bench user rides a purple tandem' }),
-      });
-      p.session = ((await res.body.json()) as { token: string }).token;
-    }
-    const [writer, reader] = [procs[0]!, procs[1]!];
-    const auth = (p: typeof writer) => ({
-      authorization: `Bearer ${p.token}`,
-      'x-peervault-session': p.session,
-    });
+    const password = 'bench user rides a purple tandem';
+    await net.register('bench', password);
+    const [writer, reader] = [net.peers[0]!, net.peers[1]!];
+    const [onWriter, onReader] = [
+      await writer.login('bench', password),
+      await reader.login('bench', password),
+    ];
+    const path = '/v1/fs/file?path=%2Fbench%2Ffile';
     let started = process.hrtime.bigint();
-    const put = await request(`${writer.proc.ready.api}/v1/fs/file?path=%2Fbench%2Ffile`, {
+    const put = await request(writer.url(path), {
       method: 'PUT',
-      headers: { ...auth(writer), 'content-type': 'application/octet-stream' },
+      headers: { ...writer.headers(onWriter), 'content-type': 'application/octet-stream' },
       body: pieces(size),
     });
     await put.body.text();
     if (put.statusCode !== 200) throw new Error(`upload failed: ${put.statusCode}`);
     const up = size / (Number(process.hrtime.bigint() - started) / 1e9) / 1e6;
     started = process.hrtime.bigint();
-    const get = await request(`${reader.proc.ready.api}/v1/fs/file?path=%2Fbench%2Ffile`, {
-      headers: auth(reader),
-    });
+    const get = await request(reader.url(path), { headers: reader.headers(onReader) });
     let received = 0;
     for await (const part of get.body) received += (part as Buffer).length;
     if (received !== size) throw new Error(`download returned ${received} of ${size} bytes`);
     const down = size / (Number(process.hrtime.bigint() - started) / 1e9) / 1e6;
-    const rss = procs.map(
+    const rss = net.peers.map(
       (p) =>
         Number(
           /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p.proc.child.pid!}/status`, 'utf8'))?.[1] ??
@@ -158,9 +111,7 @@ async function throughPeers(
     );
     return { up, down, rss };
   } finally {
-    for (const p of procs) await p.proc.stop();
-    await dir.stop();
-    rmSync(root, { recursive: true, force: true });
+    await net.close();
   }
 }
 

@@ -6,15 +6,12 @@
  * docs/performance.md for the gap to the ~200 MB goal.)
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryClient } from '../../src/client/directory-client.js';
 import { goodPassword } from '../helpers/directory.js';
-import { type RunningProcess, startPeervault } from '../helpers/processes.js';
+import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
 
 const MiB = 1024 * 1024;
 const peakRssMiB = (pid: number) =>
@@ -35,82 +32,27 @@ function content(size: number): { stream: Readable; digest: () => string } {
 }
 
 describe('a large file through real peers', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pv-large-'));
-  let directory: RunningProcess<{ url: string; fingerprint: string }>;
-  const peers: { proc: RunningProcess<{ api: string }>; token: string; session: string }[] = [];
+  let net: ProcessNetwork;
+  const sessions: string[] = [];
 
   beforeAll(async () => {
-    directory = await startPeervault([
-      'directory',
-      '--data',
-      join(root, 'dir'),
-      '--listen',
-      '127.0.0.1:0',
-      '--json',
-    ]);
-    const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
-    for (const name of ['a', 'b', 'c']) {
-      const data = join(root, name);
-      const proc = await startPeervault<{ api: string }>([
-        'peer',
-        '--directory',
-        pin,
-        '--data',
-        data,
-        '--listen',
-        '127.0.0.1:0',
-        '--api',
-        '127.0.0.1:0',
-        '--capacity',
-        '4G',
-        '--json',
-      ]);
-      peers.push({
-        proc,
-        token: readFileSync(join(data, 'api-token'), 'utf8').trim(),
-        session: '',
-      });
-    }
-    const client = await DirectoryClient.connect(directory.ready);
-    await client.register('alice', goodPassword('alice'));
-    await client.close();
-    for (const peer of peers) {
-      const res = await request(`${peer.proc.ready.api}/v1/login`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${peer.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ user: 'alice', password: goodPassword('alice') }),
-      });
-      peer.session = ((await res.body.json()) as { token: string }).token;
-    }
+    net = await startProcessNetwork({ peers: 3, capacity: '4G' });
+    await net.register('alice', goodPassword('alice'));
+    for (const peer of net.peers) sessions.push(await peer.login('alice', goodPassword('alice')));
   }, 60_000);
-
-  afterAll(async () => {
-    for (const peer of peers) await peer.proc.stop();
-    await directory?.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
-
-  const headers = (peer: (typeof peers)[number]) => ({
-    authorization: `Bearer ${peer.token}`,
-    'x-peervault-session': peer.session,
-  });
+  afterAll(async () => net?.close());
 
   async function roundTrip(name: string, size: number): Promise<void> {
-    const [writer, reader] = [peers[0]!, peers[1]!];
+    const [writer, reader] = [net.peers[0]!, net.peers[1]!];
+    const path = `/v1/fs/file?path=${encodeURIComponent(`/alice/${name}`)}`;
     const source = content(size);
-    const put = await request(
-      `${writer.proc.ready.api}/v1/fs/file?path=${encodeURIComponent(`/alice/${name}`)}`,
-      {
-        method: 'PUT',
-        headers: { ...headers(writer), 'content-type': 'application/octet-stream' },
-        body: source.stream,
-      },
-    );
+    const put = await request(writer.url(path), {
+      method: 'PUT',
+      headers: { ...writer.headers(sessions[0]), 'content-type': 'application/octet-stream' },
+      body: source.stream,
+    });
     expect(put.statusCode, await put.body.text()).toBe(200);
-    const get = await request(
-      `${reader.proc.ready.api}/v1/fs/file?path=${encodeURIComponent(`/alice/${name}`)}`,
-      { headers: headers(reader) },
-    );
+    const get = await request(reader.url(path), { headers: reader.headers(sessions[1]) });
     expect(get.statusCode).toBe(200);
     const hash = createHash('sha256');
     let received = 0;
@@ -124,9 +66,9 @@ describe('a large file through real peers', () => {
 
   it('round-trips 1 GiB byte-identical, and no peer’s peak memory grows with the file', async () => {
     await roundTrip('warm-up.bin', 64 * MiB);
-    const before = peers.map((peer) => peakRssMiB(peer.proc.child.pid!));
+    const before = net.peers.map((peer) => peakRssMiB(peer.proc.child.pid!));
     await roundTrip('large.bin', 1024 * MiB);
-    const after = peers.map((peer) => peakRssMiB(peer.proc.child.pid!));
+    const after = net.peers.map((peer) => peakRssMiB(peer.proc.child.pid!));
     console.log(
       `peak RSS (MiB) after 64 MiB: ${before.map((v) => v.toFixed(0)).join(', ')}; after 1 GiB: ${after.map((v) => v.toFixed(0)).join(', ')}`,
     );

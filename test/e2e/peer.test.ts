@@ -28,6 +28,11 @@ import { signPeerRecord } from '../../src/wire/peer-record.js';
 import { createSelfSignedCertificate } from '../../src/wire/tls-certificate.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
+import {
+  type ProcessNetwork,
+  type ProcessPeer,
+  startProcessNetwork,
+} from '../helpers/process-network.js';
 import { type RunningProcess, startPeervault } from '../helpers/processes.js';
 
 interface PeerReady {
@@ -232,85 +237,42 @@ describe('peers as real processes', () => {
   });
 });
 
+/** One call to a peer's local API, with its token and optionally a session; answers status and bytes. */
+async function api(
+  peer: ProcessPeer,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  options: { json?: unknown; bytes?: Uint8Array; session?: string } = {},
+): Promise<{ status: number; bytes: Buffer }> {
+  const res = await request(peer.url(path), {
+    method,
+    headers: {
+      ...peer.headers(options.session),
+      ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(options.bytes !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
+    },
+    body:
+      options.json !== undefined
+        ? JSON.stringify(options.json)
+        : options.bytes !== undefined
+          ? Buffer.from(options.bytes)
+          : null,
+  });
+  return { status: res.statusCode, bytes: Buffer.from(await res.body.arrayBuffer()) };
+}
+
 describe('files through the agents of real peer processes', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pv-files-'));
-  let directory: RunningProcess<{ url: string; fingerprint: string }>;
-  const peers: { proc: RunningProcess<PeerReady>; data: string; token: string }[] = [];
+  let net: ProcessNetwork;
+  let peers: ProcessPeer[];
 
   beforeAll(async () => {
-    directory = await startPeervault([
-      'directory',
-      '--data',
-      join(root, 'dir'),
-      '--listen',
-      '127.0.0.1:0',
-      '--json',
-    ]);
-    const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
-    for (const name of ['a', 'b', 'c']) {
-      const data = join(root, name);
-      const proc = await startPeervault<PeerReady>([
-        'peer',
-        '--directory',
-        pin,
-        '--data',
-        data,
-        '--listen',
-        '127.0.0.1:0',
-        '--api',
-        '127.0.0.1:0',
-        '--capacity',
-        '256M',
-        '--json',
-      ]);
-      peers.push({ proc, data, token: readFileSync(join(data, 'api-token'), 'utf8').trim() });
-    }
-    const client = await DirectoryClient.connect(directory.ready);
-    await client.register('alice', goodPassword('alice'));
-    await client.close();
+    net = await startProcessNetwork({ peers: 3, capacity: '256M' });
+    peers = net.peers;
+    await net.register('alice', goodPassword('alice'));
   }, 60_000);
+  afterAll(async () => net?.close());
 
-  afterAll(async () => {
-    for (const peer of peers) await peer.proc.stop();
-    await directory?.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
-
-  async function api(
-    peer: (typeof peers)[number],
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    path: string,
-    options: { json?: unknown; bytes?: Uint8Array; session?: string } = {},
-  ) {
-    const res = await request(peer.proc.ready.api + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${peer.token}`,
-        ...(options.session ? { 'x-peervault-session': options.session } : {}),
-        ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(options.bytes !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
-      },
-      body:
-        options.json !== undefined
-          ? JSON.stringify(options.json)
-          : options.bytes !== undefined
-            ? Buffer.from(options.bytes)
-            : null,
-    });
-    return { status: res.statusCode, bytes: Buffer.from(await res.body.arrayBuffer()) };
-  }
-  const login = async (peer: (typeof peers)[number]) =>
-    String(
-      (
-        JSON.parse(
-          (
-            await api(peer, 'POST', '/v1/login', {
-              json: { user: 'alice', password: goodPassword('alice') },
-            })
-          ).bytes.toString(),
-        ) as { token: string }
-      ).token,
-    );
+  const login = (peer: ProcessPeer) => peer.login('alice', goodPassword('alice'));
 
   it('writes a file through one peer and reads it byte-identical through another, with no plaintext on any disk', async () => {
     const onA = await login(peers[0]!);
@@ -379,84 +341,17 @@ describe('files through the agents of real peer processes', () => {
 });
 
 describe('a peer killed in the middle of an upload', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pv-midway-'));
-  let directory: RunningProcess<{ url: string; fingerprint: string }>;
-  const peers: { proc: RunningProcess<PeerReady>; data: string; token: string }[] = [];
+  let net: ProcessNetwork;
+  let peers: ProcessPeer[];
 
   beforeAll(async () => {
-    directory = await startPeervault([
-      'directory',
-      '--data',
-      join(root, 'dir'),
-      '--listen',
-      '127.0.0.1:0',
-      '--json',
-    ]);
-    const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
-    for (const name of ['a', 'b', 'c']) {
-      const data = join(root, name);
-      const proc = await startPeervault<PeerReady>([
-        'peer',
-        '--directory',
-        pin,
-        '--data',
-        data,
-        '--listen',
-        '127.0.0.1:0',
-        '--api',
-        '127.0.0.1:0',
-        '--capacity',
-        '256M',
-        '--json',
-      ]);
-      peers.push({ proc, data, token: readFileSync(join(data, 'api-token'), 'utf8').trim() });
-    }
-    const client = await DirectoryClient.connect(directory.ready);
-    await client.register('alice', goodPassword('alice'));
-    await client.close();
+    net = await startProcessNetwork({ peers: 3, capacity: '256M' });
+    peers = net.peers;
+    await net.register('alice', goodPassword('alice'));
   }, 60_000);
+  afterAll(async () => net?.close());
 
-  afterAll(async () => {
-    for (const peer of peers) await peer.proc.stop();
-    await directory?.stop();
-    rmSync(root, { recursive: true, force: true });
-  });
-
-  async function api(
-    peer: (typeof peers)[number],
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    path: string,
-    options: { json?: unknown; bytes?: Uint8Array; session?: string } = {},
-  ) {
-    const res = await request(peer.proc.ready.api + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${peer.token}`,
-        ...(options.session ? { 'x-peervault-session': options.session } : {}),
-        ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(options.bytes !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
-      },
-      body:
-        options.json !== undefined
-          ? JSON.stringify(options.json)
-          : options.bytes !== undefined
-            ? Buffer.from(options.bytes)
-            : null,
-    });
-    return { status: res.statusCode, bytes: Buffer.from(await res.body.arrayBuffer()) };
-  }
-  const login = async (peer: (typeof peers)[number]) =>
-    String(
-      (
-        JSON.parse(
-          (
-            await api(peer, 'POST', '/v1/login', {
-              json: { user: 'alice', password: goodPassword('alice') },
-            })
-          ).bytes.toString(),
-        ) as { token: string }
-      ).token,
-    );
+  const login = (peer: ProcessPeer) => peer.login('alice', goodPassword('alice'));
 
   it('survives a peer killed in the middle of an upload: the upload completes or fails clearly, and the previous version stays readable', async () => {
     const onA = await login(peers[0]!);
