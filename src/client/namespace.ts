@@ -51,11 +51,14 @@ export interface AgentContext {
 const zeroTag = new Uint8Array(32);
 const keyContext = (id: FileId, user: UserName) => utf8(`peervault/v1/entry-key\0${id}\0${user}`);
 
-/** The signing keys allowed to have signed `body`: its owner's and its ACL writers' current keys. */
-async function trustedSigners(ctx: AgentContext, body: DirEntryBody): Promise<Uint8Array[]> {
+/** Who may have signed `body`: its owner and its ACL writers, with their current signing keys. */
+async function trustedSigners(
+  ctx: AgentContext,
+  body: DirEntryBody,
+): Promise<{ user: UserName; key: Uint8Array }[]> {
   const users = [body.owner, ...body.acl.w];
   const logs = await Promise.all(users.map((user) => ctx.directory.keyLog(user)));
-  return logs.map((log) => log.identity.signingKey);
+  return logs.map((log, i) => ({ user: users[i]!, key: log.identity.signingKey }));
 }
 
 /** Verifies an entry answer: signed by an allowed key, and the entry we asked for. */
@@ -63,12 +66,16 @@ async function verifyEntry(
   ctx: AgentContext,
   answer: EntryResponse,
   expect: { parent: FileId | null; owner: UserName; id?: FileId },
-): Promise<{ body: DirEntryBody; envelope: Uint8Array }> {
+): Promise<{ body: DirEntryBody; envelope: Uint8Array; writer: UserName }> {
   const op = 'entry.verify';
   const envelope = fromBase64url(answer.envelope, 'envelope');
   // The claimed body only tells whose keys to trust; the envelope must then verify with them.
-  const claimed = decodeDirEntryUnverified(envelope);
-  const { body } = openDirEntry(envelope, await trustedSigners(ctx, claimed));
+  const signers = await trustedSigners(ctx, decodeDirEntryUnverified(envelope));
+  const { body, signer } = openDirEntry(
+    envelope,
+    signers.map((s) => s.key),
+  );
+  const writer = signers.find((s) => constantTimeEqual(s.key, signer))!.user;
   if (
     body.parent !== expect.parent ||
     body.owner !== expect.owner ||
@@ -76,7 +83,7 @@ async function verifyEntry(
   ) {
     throw new FsError('integrity', 'the directory returned an entry from somewhere else', { op });
   }
-  return { body, envelope };
+  return { body, envelope, writer };
 }
 
 async function unwrapEntryKey(ctx: AgentContext, body: DirEntryBody): Promise<SecretBytes> {
@@ -282,7 +289,30 @@ export interface ListedEntry {
   kind: 'file' | 'dir';
   version: number;
   owner: UserName;
-  writer: string;
+  /** Who wrote the current version (the owner or an ACL writer), by the key that signed it. */
+  writer: UserName;
+}
+
+/** Resolves a directory and fetches its children as the directory answers them (unverified). */
+async function openDirectory(
+  ctx: AgentContext,
+  path: PathName,
+  op: string,
+): Promise<{ dir: ResolvedEntry; entries: EntryResponse[] }> {
+  const dir = await resolve(ctx, path);
+  if (dir.body.kind !== 'dir') {
+    throw new FsError('not-dir', `${formatPath(path)} is not a directory`, {
+      op,
+      path: formatPath(path),
+    });
+  }
+  const { entries } = await ctx.directory.call<{ entries: EntryResponse[] }>(
+    'GET',
+    routes.children.replace(':id', dir.body.id),
+    undefined,
+    ctx.session,
+  );
+  return { dir, entries };
 }
 
 /**
@@ -290,21 +320,13 @@ export interface ListedEntry {
  * @throws FsError `not-exist`, `not-dir`, `integrity`
  */
 export async function list(ctx: AgentContext, path: PathName): Promise<ListedEntry[]> {
-  const dir = await resolve(ctx, path);
-  if (dir.body.kind !== 'dir')
-    throw new FsError('not-dir', `${formatPath(path)} is not a directory`, {
-      op: 'list',
-      path: formatPath(path),
-    });
-  const { entries } = await ctx.directory.call<{ entries: EntryResponse[] }>(
-    'GET',
-    routes.children.replace(':id', dir.body.id),
-    undefined,
-    ctx.session,
-  );
+  const { dir, entries } = await openDirectory(ctx, path, 'list');
   const listed: ListedEntry[] = [];
   for (const answer of entries) {
-    const { body } = await verifyEntry(ctx, answer, { parent: dir.body.id, owner: dir.body.owner });
+    const { body, writer } = await verifyEntry(ctx, answer, {
+      parent: dir.body.id,
+      owner: dir.body.owner,
+    });
     const name = decryptName(dir.key, body.id, body.name);
     if (!constantTimeEqual(body.tag, lookupTag(dir.key, parseEntryName(name)))) {
       throw new FsError(
@@ -318,7 +340,7 @@ export async function list(ctx: AgentContext, path: PathName): Promise<ListedEnt
       kind: body.kind,
       version: body.version,
       owner: body.owner,
-      writer: answer.deletedBy ?? '',
+      writer,
     });
   }
   return listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -331,18 +353,7 @@ export async function list(ctx: AgentContext, path: PathName): Promise<ListedEnt
 export async function rmdir(ctx: AgentContext, path: PathName): Promise<void> {
   if (path.elements.length === 0)
     throw new FsError('invalid', 'a root cannot be removed', { op: 'rmdir' });
-  const dir = await resolve(ctx, path);
-  if (dir.body.kind !== 'dir')
-    throw new FsError('not-dir', `${formatPath(path)} is not a directory`, {
-      op: 'rmdir',
-      path: formatPath(path),
-    });
-  const { entries } = await ctx.directory.call<{ entries: unknown[] }>(
-    'GET',
-    routes.children.replace(':id', dir.body.id),
-    undefined,
-    ctx.session,
-  );
+  const { dir, entries } = await openDirectory(ctx, path, 'rmdir');
   if (entries.length > 0)
     throw new FsError('not-empty', `${formatPath(path)} is not empty`, {
       op: 'rmdir',

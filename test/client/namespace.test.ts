@@ -47,8 +47,8 @@ describe('namespace verbs', () => {
     await mkdir(alice, p('/alice/pcs/reports'));
     await mkdir(alice, p('/alice/Relevé 2026'));
     expect((await list(alice, p('/alice'))).map((e) => e.name)).toEqual(['Relevé 2026', 'pcs']);
-    expect((await list(alice, p('/alice/pcs'))).map((e) => [e.name, e.kind])).toEqual([
-      ['reports', 'dir'],
+    expect((await list(alice, p('/alice/pcs'))).map((e) => [e.name, e.kind, e.writer])).toEqual([
+      ['reports', 'dir', 'alice'],
     ]);
     expect((await resolve(alice, p('/alice/pcs/reports'))).body.kind).toBe('dir');
   });
