@@ -5,8 +5,6 @@
  * served; the local API needs its token and logs users in at the peer.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes as randomBytesFor } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -33,18 +31,10 @@ import {
   type ProcessPeer,
   startProcessNetwork,
 } from '../helpers/process-network.js';
-import { type RunningProcess, startPeervault } from '../helpers/processes.js';
-
-interface PeerReady {
-  listen: string;
-  api: string;
-  fingerprint: string;
-}
 
 describe('peers as real processes', () => {
-  const root = mkdtempSync(join(tmpdir(), 'pv-peers-'));
-  let directory: RunningProcess<{ url: string; fingerprint: string }>;
-  const peers: { proc: RunningProcess<PeerReady>; data: string; key: Uint8Array }[] = [];
+  let net: ProcessNetwork;
+  const peers: { proc: ProcessPeer['proc']; data: string; key: Uint8Array }[] = [];
   let client: DirectoryClient;
   let alice: IdentityKeys;
   const me = SigningKeyPair.generate(); // this test acts as a third peer, registered in-process
@@ -54,34 +44,10 @@ describe('peers as real processes', () => {
   const marker = 'THE-PLAINTEXT-MARKER-7Q2Z';
 
   beforeAll(async () => {
-    directory = await startPeervault([
-      'directory',
-      '--data',
-      join(root, 'dir'),
-      '--listen',
-      '127.0.0.1:0',
-      '--json',
-    ]);
-    const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
-    for (const name of ['a', 'b']) {
-      const data = join(root, name);
-      const proc = await startPeervault<PeerReady>([
-        'peer',
-        '--directory',
-        pin,
-        '--data',
-        data,
-        '--listen',
-        '127.0.0.1:0',
-        '--api',
-        '127.0.0.1:0',
-        '--capacity',
-        '64M',
-        '--json',
-      ]);
-      peers.push({ proc, data, key: new Uint8Array(0) });
-    }
-    client = await DirectoryClient.connect(directory.ready);
+    net = await startProcessNetwork({ peers: 2, capacity: '64M' });
+    for (const peer of net.peers)
+      peers.push({ proc: peer.proc, data: peer.data, key: new Uint8Array(0) });
+    client = await DirectoryClient.connect(net.directory.ready);
     alice = await client.register('alice', goodPassword('alice'));
     await client.call('POST', routes.heartbeat, {
       record: toBase64url(
@@ -99,9 +65,7 @@ describe('peers as real processes', () => {
   afterAll(async () => {
     await blocks.close();
     await client?.close();
-    for (const peer of peers) await peer.proc.stop();
-    await directory?.stop();
-    rmSync(root, { recursive: true, force: true });
+    await net?.close();
   });
 
   const sealedBlock = (text: string) => {
