@@ -3,24 +3,16 @@
  * second (8 concurrent writers, each create verified, CAS-checked and committed durably) and
  * the latency of listing a 10,000-entry directory.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { DirectoryClient, type DirectorySession } from '../src/client/directory-client.js';
+import type { DirectorySession } from '../src/client/directory-client.js';
 import { newFileId, newSymmetricKey } from '../src/crypto/random.js';
 import { encryptName, lookupTag } from '../src/crypto/names.js';
-import { startDirectory } from '../src/directory/service.js';
-import { openPostgresStore, openSqliteStore } from '../src/directory/store/open-store.js';
 import type { FileId } from '../src/interface/ids.js';
 import { parseEntryName } from '../src/interface/names.js';
 import { toBase64url } from '../src/wire/base64.js';
 import { type DirEntryBody, signDirEntry } from '../src/wire/dir-entry.js';
 import { routes } from '../src/wire/directory-api.js';
+import { startTestDirectory } from '../test/helpers/directory.js';
 import { type Figure, summarise } from './harness.js';
-
-const postgresUrl =
-  process.env['PEERVAULT_BENCH_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 function body(
   session: DirectorySession,
@@ -53,22 +45,8 @@ async function measureEngine(
   entries: number,
   listRuns: number,
 ): Promise<Figure[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pv-bench-dir-'));
-  const schema = `pv_bench_${Math.random().toString(36).slice(2, 10)}`;
-  const store =
-    engine === 'sqlite'
-      ? await openSqliteStore(join(dataDir, 'directory.db'))
-      : await openPostgresStore(postgresUrl, { schema });
-  const running = await startDirectory({
-    dataDir,
-    listen: '127.0.0.1:0',
-    store,
-    config: { requestsPerSecond: 1_000_000 },
-  });
-  const client = await DirectoryClient.connect({
-    url: running.url,
-    fingerprint: running.fingerprint,
-  });
+  const dir = await startTestDirectory(engine, { requestsPerSecond: 1_000_000 });
+  const client = await dir.client();
   try {
     await client.register('bench', 'bench user rides a purple tandem');
     const session = await client.login('bench', 'bench user rides a purple tandem');
@@ -128,15 +106,7 @@ async function measureEngine(
       { name: `directory ${engine}: list ${entries} entries`, unit: 'ms', ...summarise(lists) },
     ];
   } finally {
-    await client.close();
-    await running.close();
-    if (engine === 'postgres') {
-      const admin = new pg.Client({ connectionString: postgresUrl });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.end();
-    }
-    rmSync(dataDir, { recursive: true, force: true });
+    await dir.stop();
   }
 }
 
