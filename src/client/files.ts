@@ -81,6 +81,21 @@ async function locate(
   }
 }
 
+/** How {@link writeFile} treats an existing file. */
+export interface WriteOptions {
+  /** `replace` (default) writes a new version; `create` refuses an existing file (`exist`);
+   * `append` writes a new version holding the old content followed by `source`. */
+  mode?: 'replace' | 'create' | 'append';
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+async function* concatenate(
+  ...sources: AsyncIterable<Uint8Array>[]
+): AsyncGenerator<Uint8Array, void, undefined> {
+  for (const source of sources) yield* source;
+}
+
 /**
  * Writes `source` as the new content of `path` (creating the file, or a new version of it).
  * Blocks are stored before the entry is updated, so a failure leaves the previous version
@@ -90,7 +105,7 @@ export async function writeFile(
   ctx: FileContext,
   path: PathName,
   source: AsyncIterable<Uint8Array>,
-  options: { onProgress?: (bytes: number) => void; signal?: AbortSignal } = {},
+  options: WriteOptions = {},
 ): Promise<{ version: number; size: number }> {
   const { parent, existing } = await locate(ctx, path);
   if (existing && existing.body.kind !== 'file') {
@@ -98,6 +113,17 @@ export async function writeFile(
       op: 'write',
       path: formatPath(path),
     });
+  }
+  if (existing && options.mode === 'create') {
+    throw new FsError('exist', `${formatPath(path)} already exists`, {
+      op: 'create',
+      path: formatPath(path),
+    });
+  }
+  if (existing && options.mode === 'append') {
+    // The old content is read (verified) and re-sealed ahead of the new: versions are
+    // immutable, and chunk keys are bound to their version, so no block can be reused.
+    source = concatenate(contentOf(ctx, existing, options.signal), source);
   }
   const name = path.elements[path.elements.length - 1]!;
   const id = existing?.body.id ?? newFileId();
@@ -210,17 +236,34 @@ export async function readFile(
       op: 'read',
       path: formatPath(path),
     });
+  const meta = openFileMeta(
+    entry.key,
+    { fileId: entry.body.id, version: entry.body.version },
+    entry.body.meta,
+  );
+  return {
+    size: meta.size,
+    version: entry.body.version,
+    content: contentOf(ctx, entry, options.signal),
+  };
+}
+
+/** The plaintext of a file entry's current version, verified block by block as it streams. */
+function contentOf(
+  ctx: FileContext,
+  entry: ResolvedEntry,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Uint8Array> {
   const position = { fileId: entry.body.id, version: entry.body.version };
   const meta = openFileMeta(entry.key, position, entry.body.meta);
-  const content = readFileBlocks({
+  return readFileBlocks({
     fileKey: entry.key,
     ...position,
     size: meta.size,
     blocks: meta.blocks,
     fetch: (id) => ctx.blocks.getBlock(entry.body.id, id),
-    ...(options.signal ? { signal: options.signal } : {}),
+    ...(signal ? { signal } : {}),
   });
-  return { size: meta.size, version: entry.body.version, content };
 }
 
 /**

@@ -363,6 +363,33 @@ export async function rmdir(ctx: AgentContext, path: PathName): Promise<void> {
 }
 
 /**
+ * Removes a directory and everything under it, deepest first, each entry with its own signed
+ * tombstone (so each goes to the owner's trash). Stops at the first failure: what was removed
+ * stays in the trash, the rest stays in place.
+ * @returns how many entries were removed, the directory included
+ * @throws FsError `not-dir`, `not-exist`, `permission`
+ */
+export async function removeTree(ctx: AgentContext, path: PathName): Promise<number> {
+  if (path.elements.length === 0)
+    throw new FsError('invalid', 'a root cannot be removed', { op: 'rmdir' });
+  const children = await list(ctx, path);
+  let removed = 0;
+  for (const child of children) {
+    const childPath = {
+      owner: path.owner,
+      elements: [...path.elements, parseEntryName(child.name)],
+    };
+    if (child.kind === 'dir') removed += await removeTree(ctx, childPath);
+    else {
+      await tombstone(ctx, await resolve(ctx, childPath));
+      removed += 1;
+    }
+  }
+  await rmdir(ctx, path);
+  return removed + 1;
+}
+
+/**
  * Writes the signed tombstone of an entry (its next version, marked deleted by the caller): the
  * entry moves to its owner's trash. A compare-and-swap on the version, like every update.
  */

@@ -27,7 +27,7 @@ import {
   stat,
   writeFile,
 } from '../client/files.js';
-import { list, mkdir, rmdir } from '../client/namespace.js';
+import { list, mkdir, removeTree, rmdir } from '../client/namespace.js';
 import { parsePath } from '../interface/paths.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
 
@@ -37,6 +37,15 @@ export const sessionHeader = 'x-peervault-session';
 const loginBody = z.strictObject({
   user: z.string().min(1).max(32),
   password: z.string().min(1).max(1024),
+});
+const registerBody = z.strictObject({
+  user: z.string().min(1).max(32),
+  password: z.string().min(1).max(1024),
+  invite: z.string().min(1).max(256).optional(),
+});
+const passwordBody = z.strictObject({
+  password: z.string().min(1).max(1024),
+  newPassword: z.string().min(1).max(1024),
 });
 
 /** What the local API needs. */
@@ -50,6 +59,14 @@ export interface LocalApiDeps {
 }
 
 const pathQuery = z.strictObject({ path: z.string().min(1).max(4096) });
+const writeQuery = z.strictObject({
+  path: z.string().min(1).max(4096),
+  mode: z.enum(['replace', 'create', 'append']).optional(),
+});
+const rmdirQuery = z.strictObject({
+  path: z.string().min(1).max(4096),
+  recursive: z.enum(['0', '1']).optional(),
+});
 const pathBody = z.strictObject({ path: z.string().min(1).max(4096) });
 
 /** Builds the local API (not listening). */
@@ -111,6 +128,48 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     };
   });
 
+  app.post('/v1/register', async (request) => {
+    const parsed = registerBody.safeParse(request.body);
+    if (!parsed.success)
+      throw new FsError('invalid', 'register wants {"user", "password"} and maybe "invite"', {
+        op: 'register',
+      });
+    const { user, password, invite } = parsed.data;
+    const keys = await deps.directory.register(
+      user,
+      password,
+      invite === undefined ? {} : { invite },
+    );
+    return { user, fingerprint: fingerprint(keys.signing.publicKey) };
+  });
+
+  app.post('/v1/passwd', async (request) => {
+    const { session } = sessionOf(request);
+    const parsed = passwordBody.safeParse(request.body);
+    if (!parsed.success)
+      throw new FsError('invalid', 'passwd wants {"password", "newPassword"}', { op: 'passwd' });
+    // A session token alone must not be enough to take over the account: prove the password.
+    const check = await deps.directory.login(session.user, parsed.data.password);
+    await deps.directory.changePassword(check, parsed.data.newPassword);
+    // The directory has ended every session of the user; forget ours too.
+    for (const [token, held] of sessions) if (held.user === session.user) sessions.delete(token);
+    return { user: session.user };
+  });
+
+  app.get('/v1/peers', async () => {
+    const { time, peers } = await deps.directory.peers();
+    return {
+      time,
+      peers: peers.map((peer) => ({
+        fingerprint: fingerprint(peer.key),
+        address: peer.address,
+        capacity: peer.capacity,
+        lastSeen: peer.lastSeen,
+        self: constantTimeEqual(peer.key, deps.peerKey),
+      })),
+    };
+  });
+
   app.post('/v1/logout', async (request) => {
     const { token, session } = sessionOf(request);
     sessions.delete(token);
@@ -134,7 +193,11 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
 
   const parse = <T extends z.ZodType>(schema: T, value: unknown): z.infer<T> => {
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new FsError('invalid', 'this call wants a "path"', { op: 'api' });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.join('.') || 'request';
+      throw new FsError('invalid', `bad ${where}: ${issue?.message ?? 'malformed'}`, { op: 'api' });
+    }
     return parsed.data;
   };
   const fileContext = (request: FastifyRequest): FileContext => {
@@ -161,13 +224,14 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
 
   app.put('/v1/fs/file', { bodyLimit: Number.MAX_SAFE_INTEGER }, async (request) => {
     const ctx = fileContext(request);
-    const path = pathOf(ctx, parse(pathQuery, request.query).path);
+    const query = parse(writeQuery, request.query);
+    const path = pathOf(ctx, query.path);
     const body = request.body;
     const source: AsyncIterable<Uint8Array> =
       body instanceof Readable
         ? body
         : Readable.from(body === undefined ? [] : [Buffer.from(JSON.stringify(body))]);
-    return writeFile(ctx, path, source);
+    return writeFile(ctx, path, source, query.mode === undefined ? {} : { mode: query.mode });
   });
 
   app.get('/v1/fs/file', async (request, reply) => {
@@ -183,13 +247,16 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   app.delete('/v1/fs/file', async (request) => {
     const ctx = fileContext(request);
     await removeFile(ctx, pathOf(ctx, parse(pathQuery, request.query).path));
-    return { removed: true };
+    return { removed: 1 };
   });
 
   app.delete('/v1/fs/dir', async (request) => {
     const ctx = fileContext(request);
-    await rmdir(ctx, pathOf(ctx, parse(pathQuery, request.query).path));
-    return { removed: true };
+    const query = parse(rmdirQuery, request.query);
+    const path = pathOf(ctx, query.path);
+    if (query.recursive === '1') return { removed: await removeTree(ctx, path) };
+    await rmdir(ctx, path);
+    return { removed: 1 };
   });
 
   app.addHook('onClose', (_instance, done) => {

@@ -49,6 +49,8 @@ export interface PeerOptions {
   heartbeatMs?: number;
   /** Copies of each block the agent writes (default 3; fewer, with a warning, when fewer peers are up). */
   replicas?: number;
+  /** Where events go (default: JSON lines on standard error). Never given a secret. */
+  log?: (event: Record<string, unknown>) => void;
 }
 
 /** A running peer. */
@@ -63,7 +65,7 @@ export interface RunningPeer {
 }
 
 /** One JSON line on standard error: what happened, never a secret or block contents. */
-export function logEvent(event: Record<string, unknown>): void {
+export function logToStderr(event: Record<string, unknown>): void {
   process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
 }
 
@@ -103,6 +105,7 @@ async function loadApiToken(dataDir: string): Promise<string> {
 
 /** Starts a peer and returns once it is serving and registered. */
 export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
+  const logEvent = options.log ?? logToStderr;
   const { key } = await loadOrCreateIdentityKey(options.dataDir);
   const capacity = options.capacity ?? 10 * 1024 ** 3;
   const listen = parseHostPort(options.listen ?? '127.0.0.1:7600', '--listen');
@@ -215,6 +218,13 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   };
   try {
     await heartbeat();
+    // Where front ends (shell, one-shot commands) find this peer's local API; the token is
+    // beside it in api-token.
+    writeFileAtomic(
+      join(options.dataDir, 'api.json'),
+      JSON.stringify({ api: apiUrl, listen: address, fingerprint: fingerprint(key.publicKey) }) +
+        '\n',
+    );
   } catch (err) {
     await cleanup();
     throw err;

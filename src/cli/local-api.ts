@@ -1,0 +1,266 @@
+/**
+ * The front ends' client of a peer's local API (src/peer/local-api.ts): one typed method per
+ * route, errors turned back into FsError, and file contents streamed both ways.
+ *
+ * Front ends never hold keys: the peer is the agent. What this client holds is the API token
+ * (from the peer's data directory) and, after login, a session token; both are bearer secrets,
+ * so neither ever appears in an error message or a URL.
+ */
+import { Readable } from 'node:stream';
+import { errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { FsError, isErrorKind } from '../interface/errors.js';
+
+/** Where a local API is and the token it wants. */
+export interface LocalApiEndpoint {
+  /** `http://127.0.0.1:port` */
+  url: string;
+  /** The contents of the peer's `api-token` file. */
+  token: string;
+}
+
+/** One line of `list`. */
+export interface ApiListEntry {
+  name: string;
+  kind: 'file' | 'dir';
+  version: number;
+  owner: string;
+  writer: string;
+}
+
+/** What `stat` answers. */
+export interface ApiStat {
+  path: string;
+  kind: 'file' | 'dir';
+  version: number;
+  size: number;
+  mtime: number;
+  owner: string;
+}
+
+/** A peer as `peers` lists it. */
+export interface ApiPeer {
+  fingerprint: string;
+  address: string;
+  capacity: number;
+  lastSeen: number;
+  /** Whether it is the peer this API belongs to. */
+  self: boolean;
+}
+
+/** A logged-in session at the local API. */
+export interface ApiSession {
+  token: string;
+  user: string;
+  expiresAt: number;
+  fingerprint: string;
+}
+
+/** The peer's own status. */
+export interface ApiStatus {
+  peer: string;
+  directory: string;
+  sessions: number;
+  usage: { blocks: number; bytes: number; capacity: number };
+}
+
+/** What a repair pass did. */
+export interface ApiRepairSummary {
+  files: number;
+  blocks: number;
+  /** Copies made to bring blocks back to R replicas. */
+  copies: number;
+  /** Blocks that could not be brought to R replicas (too few peers, or no good copy). */
+  short: number;
+  /** Blocks with no verified copy anywhere. */
+  lost: number;
+  /** Peers that failed an audit (served bad bytes or a wrong proof), by fingerprint. */
+  badPeers: string[];
+  ms: number;
+}
+
+/** How a write treats an existing file. */
+export type WriteMode = 'replace' | 'create' | 'append';
+
+/** The header that carries a session token (same as the peer's). */
+const sessionHeader = 'x-peervault-session';
+
+/** The typed client; `session` is set by {@link LocalApi.login} or given at construction. */
+export class LocalApi {
+  readonly endpoint: LocalApiEndpoint;
+  session: ApiSession | undefined;
+
+  constructor(endpoint: LocalApiEndpoint, session?: ApiSession) {
+    this.endpoint = endpoint;
+    this.session = session;
+  }
+
+  status(): Promise<ApiStatus> {
+    return this.#json('GET', '/v1/status');
+  }
+
+  /** Registers a new account at the peer's directory. */
+  register(
+    user: string,
+    password: string,
+    invite?: string,
+  ): Promise<{ user: string; fingerprint: string }> {
+    return this.#json('POST', '/v1/register', {
+      user,
+      password,
+      ...(invite === undefined ? {} : { invite }),
+    });
+  }
+
+  /** Logs in and keeps the session for later calls. @throws FsError `permission` "Login failed" */
+  async login(user: string, password: string): Promise<ApiSession> {
+    this.session = await this.#json<ApiSession>('POST', '/v1/login', { user, password });
+    return this.session;
+  }
+
+  async logout(): Promise<void> {
+    await this.#json('POST', '/v1/logout', {});
+    this.session = undefined;
+  }
+
+  whoami(): Promise<{ user: string; fingerprint: string; expiresAt: number }> {
+    return this.#json('GET', '/v1/whoami');
+  }
+
+  /** Changes the password; every session of the user ends (log in again). */
+  async passwd(password: string, newPassword: string): Promise<void> {
+    await this.#json('POST', '/v1/passwd', { password, newPassword });
+    this.session = undefined;
+  }
+
+  peers(): Promise<{ time: number; peers: ApiPeer[] }> {
+    return this.#json('GET', '/v1/peers');
+  }
+
+  async mkdir(path: string): Promise<void> {
+    await this.#json('POST', '/v1/fs/mkdir', { path });
+  }
+
+  async list(path: string): Promise<ApiListEntry[]> {
+    return (await this.#json<{ entries: ApiListEntry[] }>('GET', `/v1/fs/list?${query({ path })}`))
+      .entries;
+  }
+
+  stat(path: string): Promise<ApiStat> {
+    return this.#json('GET', `/v1/fs/stat?${query({ path })}`);
+  }
+
+  /** Writes `content` (streamed) as a new version of `path`. */
+  writeFile(
+    path: string,
+    content: Uint8Array | Readable,
+    mode: WriteMode = 'replace',
+  ): Promise<{ version: number; size: number }> {
+    return this.#json('PUT', `/v1/fs/file?${query({ path, mode })}`, content);
+  }
+
+  /** Reads a file; the body streams (consume or destroy it). */
+  async readFile(path: string): Promise<{ size: number; version: number; body: Readable }> {
+    const response = await this.#send('GET', `/v1/fs/file?${query({ path })}`);
+    if (response.statusCode !== 200) throw await errorOf(response);
+    return {
+      size: Number(response.headers['content-length'] ?? 0),
+      version: Number(response.headers['x-peervault-version'] ?? 0),
+      body: response.body as unknown as Readable,
+    };
+  }
+
+  /** Reads a whole (small) file into memory. */
+  async readText(path: string): Promise<string> {
+    const file = await this.readFile(path);
+    const chunks: Buffer[] = [];
+    for await (const chunk of file.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  async remove(path: string): Promise<void> {
+    await this.#json('DELETE', `/v1/fs/file?${query({ path })}`);
+  }
+
+  /** Removes a directory; with `recursive`, everything under it. @returns entries removed */
+  async rmdir(path: string, recursive = false): Promise<number> {
+    const answer = await this.#json<{ removed: number }>(
+      'DELETE',
+      `/v1/fs/dir?${query({ path, recursive: recursive ? '1' : '0' })}`,
+    );
+    return answer.removed;
+  }
+
+  /** Runs a repair pass over the logged-in user's files now. */
+  repair(options: { audit?: boolean } = {}): Promise<ApiRepairSummary> {
+    return this.#json('POST', '/v1/repair', { audit: options.audit === true });
+  }
+
+  async #send(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body?: unknown,
+  ): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.endpoint.token}` };
+    if (this.session) headers[sessionHeader] = this.session.token;
+    let payload: string | Uint8Array | Readable | undefined;
+    if (body instanceof Readable || body instanceof Uint8Array) {
+      headers['content-type'] = 'application/octet-stream';
+      payload = body;
+    } else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    try {
+      return await request(`${this.endpoint.url}${path}`, {
+        method,
+        headers,
+        ...(payload === undefined ? {} : { body: payload }),
+      });
+    } catch (err) {
+      throw unreachable(this.endpoint.url, err);
+    }
+  }
+
+  async #json<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
+    const response = await this.#send(method, path, body);
+    if (response.statusCode >= 400) throw await errorOf(response);
+    return (await response.body.json()) as T;
+  }
+}
+
+function query(values: Record<string, string>): string {
+  return new URLSearchParams(values).toString();
+}
+
+/** The peer's `{kind, op, message}` answer as an FsError. */
+async function errorOf(response: Dispatcher.ResponseData): Promise<FsError> {
+  let wire: unknown;
+  try {
+    wire = await response.body.json();
+  } catch {
+    wire = undefined;
+  }
+  if (typeof wire === 'object' && wire !== null) {
+    const { kind, message, op } = wire as Record<string, unknown>;
+    if (isErrorKind(kind) && typeof message === 'string') {
+      return new FsError(kind, message, { op: typeof op === 'string' ? op : 'api' });
+    }
+  }
+  return new FsError('internal', `the local peer answered ${response.statusCode}`, { op: 'api' });
+}
+
+/** A connection failure as a sentence that says what to do. */
+function unreachable(url: string, err: unknown): FsError {
+  const code = (err as { code?: string }).code;
+  const down =
+    code === 'ECONNREFUSED' ||
+    err instanceof undiciErrors.SocketError ||
+    err instanceof undiciErrors.ConnectTimeoutError;
+  return new FsError(
+    'unavailable',
+    down
+      ? `the local peer at ${url} is not answering; start it with \`peervault demo\` or \`peervault peer\``
+      : `could not reach the local peer at ${url}`,
+    { op: 'api' },
+  );
+}
