@@ -347,6 +347,40 @@ export async function list(ctx: AgentContext, path: PathName): Promise<ListedEnt
 }
 
 /**
+ * Every live entry of the caller's own tree, depth first, verified and with its key (the root
+ * first). Entries in other users' trees are not visited.
+ * @throws FsError `integrity` when the directory answers with anything that does not verify
+ */
+export async function* walkOwnTree(ctx: AgentContext): AsyncGenerator<ResolvedEntry> {
+  const pending: ResolvedEntry[] = [await ensureRoot(ctx)];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    yield dir;
+    const { entries } = await openDirectory(ctx, dir.path, 'walk');
+    for (const answer of entries) {
+      const { body, envelope } = await verifyEntry(ctx, answer, {
+        parent: dir.body.id,
+        owner: dir.body.owner,
+      });
+      const name = parseEntryName(decryptName(dir.key, body.id, body.name));
+      if (!constantTimeEqual(body.tag, lookupTag(dir.key, name))) {
+        throw new FsError('integrity', 'an entry has a tag that does not match its name', {
+          op: 'walk',
+        });
+      }
+      const entry: ResolvedEntry = {
+        path: { owner: dir.path.owner, elements: [...dir.path.elements, name] },
+        name,
+        body,
+        envelope,
+        key: await unwrapEntryKey(ctx, body),
+      };
+      if (body.kind === 'dir') pending.push(entry);
+      else yield entry;
+    }
+  }
+}
+
+/**
  * Removes an empty directory: a signed tombstone; it goes to the owner's trash.
  * @throws FsError `not-empty`, `not-dir`, `not-exist`, `permission`
  */

@@ -30,6 +30,7 @@ import {
 import { list, mkdir, removeTree, rmdir } from '../client/namespace.js';
 import { parsePath } from '../interface/paths.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
+import type { RepairSummary } from './repair.js';
 
 /** The header that carries a user's session token at the local API. */
 export const sessionHeader = 'x-peervault-session';
@@ -56,8 +57,13 @@ export interface LocalApiDeps {
   store: BlockStore;
   /** How a logged-in user's blocks reach the network (replication with their capabilities). */
   blocksFor(session: DirectorySession): BlockTransport;
+  /** Runs a repair pass over the user's files now. */
+  repair(session: DirectorySession, options: { audit: boolean }): Promise<RepairSummary>;
+  /** The sessions held (shared with the repair scheduler); default a new map. */
+  sessions?: Map<string, DirectorySession>;
 }
 
+const repairBody = z.strictObject({ audit: z.boolean().optional() });
 const pathQuery = z.strictObject({ path: z.string().min(1).max(4096) });
 const writeQuery = z.strictObject({
   path: z.string().min(1).max(4096),
@@ -72,7 +78,7 @@ const pathBody = z.strictObject({ path: z.string().min(1).max(4096) });
 /** Builds the local API (not listening). */
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
-  const sessions = new Map<string, DirectorySession>();
+  const sessions = deps.sessions ?? new Map<string, DirectorySession>();
   const expected = utf8(deps.token);
 
   app.addHook('onRequest', (request, _reply, done) => {
@@ -168,6 +174,14 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
         self: constantTimeEqual(peer.key, deps.peerKey),
       })),
     };
+  });
+
+  app.post('/v1/repair', async (request) => {
+    const { session } = sessionOf(request);
+    const parsed = repairBody.safeParse(request.body ?? {});
+    if (!parsed.success)
+      throw new FsError('invalid', 'repair wants {"audit": true|false}', { op: 'repair' });
+    return deps.repair(session, { audit: parsed.data.audit === true });
   });
 
   app.post('/v1/logout', async (request) => {

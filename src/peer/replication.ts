@@ -14,16 +14,21 @@ import type { AbortOptions } from '../interface/block-store.js';
 import { FsError } from '../interface/errors.js';
 import { type BlockId, shortId } from '../interface/ids.js';
 import type { BlockOp } from '../wire/capability.js';
-import type { BlockClient, PeerAddress } from './block-client.js';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '../crypto/bytes.js';
+import { type BlockClient, challengeProof, type PeerAddress } from './block-client.js';
 import { rankPeers } from './placement.js';
 
-/** Why a peer was reported as bad: it served bytes that are not the block. */
-export type BadPeerReason = 'integrity';
+/**
+ * Why a peer was reported as bad: it served bytes that are not the block (`integrity`), or it
+ * claimed to hold a block but could not prove it for a fresh challenge (`audit`).
+ */
+export type BadPeerReason = 'integrity' | 'audit';
 
 /** Settings and components of {@link createReplicator}. */
 export interface ReplicatorInit {
   /** The block protocol client (only the calls replication uses, so tests can wrap it). */
-  client: Pick<BlockClient, 'put' | 'get' | 'has'>;
+  client: Pick<BlockClient, 'put' | 'get' | 'has' | 'challenge'>;
   /**
    * A capability for `ops` on `blocks` addressed to `peer` (the user's agent signs it). Called
    * once per request, so it may issue short-lived ones.
@@ -42,6 +47,26 @@ export interface ReplicatorInit {
   onBadPeer?(peer: PeerAddress, reason: BadPeerReason): void;
   /** Called for conditions a person should know about (too few peers). Must not throw. */
   onWarning?(message: string): void;
+}
+
+/** What {@link Replicator.repairBlock} found and did. */
+export interface RepairOutcome {
+  /** The peers now known to hold the block, in placement order. */
+  holders: PeerAddress[];
+  /** The peers that were given a copy. */
+  copied: PeerAddress[];
+  /** The peers that served bad bytes or failed a challenge (already reported). */
+  bad: PeerAddress[];
+}
+
+/** Options of {@link Replicator.repairBlock}. */
+export interface RepairOptions extends AbortOptions {
+  /**
+   * Audit instead of asking: read a verified copy first, then challenge every placed peer with
+   * a fresh nonce (block-client.ts `challengeProof`); a peer that cannot prove it holds the
+   * block counts as not holding it, and one that claims it but answers wrongly is reported.
+   */
+  audit?: boolean;
 }
 
 /** One block to store: its id and its sealed bytes (whole, or parts in order). */
@@ -97,18 +122,17 @@ export interface Replicator {
    * Makes sure the block has `replicas` live holders (fewer when fewer peers are live): asks
    * the placed peers whether they hold it, reads a verified copy from one that does (or from a
    * live peer of `holders`), and copies it to each placed peer that does not, passing over
-   * unreachable peers to the next in the ranking. `has` answers are taken at their word (audit
-   * with challenges); a peer that serves bad bytes is reported and not counted.
-   * @returns the peers now known to hold the block, in placement order; fewer than `replicas`
-   *   (with a warning) when not enough peers took a copy
+   * unreachable peers to the next in the ranking. `has` answers are taken at their word unless
+   * `options.audit` asks for challenges; a peer that serves bad bytes is reported and not
+   * counted. Fewer than `replicas` holders (too few peers took a copy) comes with a warning.
    * @throws FsError `integrity` or `unavailable` when no verified copy could be read
    */
   repairBlock(
     id: BlockId,
     holders: readonly PeerAddress[],
     live: readonly PeerAddress[],
-    options?: AbortOptions,
-  ): Promise<PeerAddress[]>;
+    options?: RepairOptions,
+  ): Promise<RepairOutcome>;
 }
 
 /** Defaults of {@link ReplicatorInit}. */
@@ -291,6 +315,29 @@ export function createReplicator(init: ReplicatorInit): Replicator {
     throw new FsError('unavailable', `no peer could serve block ${shortId(id)}`, { op, ...cause });
   };
 
+  /**
+   * Challenges `peer` to prove it holds `bytes` (the block `id`) for a fresh nonce: `proved`,
+   * `wrong` (it answered, but not with the proof: it does not hold these bytes), or `absent`
+   * (unreachable, or says it does not have the block).
+   */
+  const prove = async (
+    peer: PeerAddress,
+    id: BlockId,
+    bytes: Uint8Array,
+    options: AbortOptions,
+  ): Promise<'proved' | 'wrong' | 'absent'> => {
+    const nonce = new Uint8Array(randomBytes(32));
+    try {
+      const proof = await limit(() =>
+        client.challenge(peer, id, nonce, init.capability(peer, [id], ['challenge']), options),
+      );
+      return constantTimeEqual(proof, challengeProof(nonce, bytes)) ? 'proved' : 'wrong';
+    } catch (error) {
+      const failure = rethrowUnlessPeerFailure(error, options.signal);
+      return failure.kind === 'integrity' ? 'wrong' : 'absent';
+    }
+  };
+
   const replicator: Replicator = {
     async putBlock(id, parts, peers, options = {}) {
       const op = 'replication.put';
@@ -331,52 +378,67 @@ export function createReplicator(init: ReplicatorInit): Replicator {
       const ranking = rankPeers(id, live);
       const copies = copiesFor(ranking.length);
       const placed = ranking.slice(0, copies);
-
-      // Which placed peers say they hold it; an unreachable one counts as not holding it.
-      const claims = await Promise.all(
-        placed.map(async (peer) => {
-          try {
-            return await limit(() =>
-              client.has(peer, id, init.capability(peer, [id], ['has']), options),
-            );
-          } catch (error) {
-            rethrowUnlessPeerFailure(error, options.signal);
-            return false;
-          }
-        }),
-      );
-      const holding = new Set(placed.filter((_, index) => claims[index] === true));
-      if (holding.size === copies) return inOrder(ranking, holding);
-
-      // A verified copy to spread: from a placed peer that has it, else from a live holder (the
-      // live list's entry for it, so its current address is used).
       const liveByKey = new Map(ranking.map((peer) => [keyText(peer), peer]));
-      const sources = new Set(holding);
-      for (const holder of holders) {
-        const peer = liveByKey.get(keyText(holder));
-        if (peer !== undefined) sources.add(peer);
-      }
+      // Live holders, by their entry in the live list (so their current address is used).
+      const liveHolders = holders.flatMap((holder) => liveByKey.get(keyText(holder)) ?? []);
       const bad: PeerAddress[] = [];
-      const { bytes, from } = await read(id, [...sources], options, bad);
-      // A peer that served bad bytes does not hold the block, whatever it says; the one that
-      // served good bytes does, whether it is placed or not.
-      for (const peer of bad) holding.delete(peer);
-      const known = new Set([...holding, from]);
+      let holding: Set<PeerAddress>;
+      let copy: { bytes: Uint8Array; from: PeerAddress } | undefined;
 
-      // Copy to the placed peers that lack it, then on down the ranking past failures;
-      // never to a peer that already holds it (the source included) or just served bad bytes.
-      const candidates = ranking.filter(
-        (peer) => !holding.has(peer) && peer !== from && !bad.includes(peer),
-      );
-      const { acked } = await fill(id, bytes, candidates, copies - holding.size, options);
-      for (const peer of acked) known.add(peer);
-      const result = inOrder(ranking, known);
-      if (holding.size + acked.size < copies) {
-        init.onWarning?.(
-          `block ${shortId(id)}: repaired to ${holding.size + acked.size} of ${copies} replicas`,
+      if (options.audit === true) {
+        // The verifier needs the bytes to check a proof, so read first (best placed peer on).
+        copy = await read(id, [...new Set([...placed, ...liveHolders])], options, bad);
+        holding = new Set([copy.from]);
+        const others = placed.filter((peer) => peer !== copy!.from && !bad.includes(peer));
+        const proofs = await Promise.all(
+          others.map((peer) => prove(peer, id, copy!.bytes, options)),
         );
+        others.forEach((peer, index) => {
+          const answer = proofs[index]!;
+          if (answer === 'proved') holding.add(peer);
+          else if (answer === 'wrong') {
+            bad.push(peer);
+            init.onBadPeer?.(peer, 'audit');
+          }
+        });
+      } else {
+        // Which placed peers say they hold it; an unreachable one counts as not holding it.
+        const claims = await Promise.all(
+          placed.map(async (peer) => {
+            try {
+              return await limit(() =>
+                client.has(peer, id, init.capability(peer, [id], ['has']), options),
+              );
+            } catch (error) {
+              rethrowUnlessPeerFailure(error, options.signal);
+              return false;
+            }
+          }),
+        );
+        holding = new Set(placed.filter((_, index) => claims[index] === true));
+        if (holding.size === copies) return { holders: inOrder(ranking, holding), copied: [], bad };
+        // A verified copy to spread: from a placed peer that has it, else from a live holder.
+        copy = await read(id, [...new Set([...holding, ...liveHolders])], options, bad);
+        // A peer that served bad bytes does not hold the block, whatever it says; the one that
+        // served good bytes does, whether it is placed or not.
+        for (const peer of bad) holding.delete(peer);
+        holding.add(copy.from);
       }
-      return result;
+
+      // Copy to the placed peers that lack it, then on down the ranking past failures; never
+      // to a peer that already holds it or just served bad bytes or a wrong proof.
+      const placedHolding = placed.filter((peer) => holding.has(peer)).length;
+      const missing = copies - placedHolding;
+      const candidates = ranking.filter((peer) => !holding.has(peer) && !bad.includes(peer));
+      const { acked } =
+        missing === 0
+          ? { acked: new Set<PeerAddress>() }
+          : await fill(id, copy.bytes, candidates, missing, options);
+      const known = new Set([...holding, ...acked]);
+      if (known.size < copies) {
+        init.onWarning?.(`block ${shortId(id)}: repaired to ${known.size} of ${copies} replicas`);
+      }
+      return { holders: inOrder(ranking, known), copied: inOrder(ranking, acked), bad };
     },
   };
   return replicator;

@@ -31,6 +31,8 @@ import { createDiskBlockStore } from './blockstore/disk-store.js';
 import { buildLocalApi } from './local-api.js';
 import { createBlockClient, type PeerAddress } from './block-client.js';
 import { createReplicator } from './replication.js';
+import { repairPass, startRepairScheduler } from './repair.js';
+import { ownFileBlocks } from '../client/inventory.js';
 import { issueCapability } from '../wire/capability.js';
 import type { DirectorySession } from '../client/directory-client.js';
 import type { BlockTransport } from '../client/files.js';
@@ -49,6 +51,11 @@ export interface PeerOptions {
   heartbeatMs?: number;
   /** Copies of each block the agent writes (default 3; fewer, with a warning, when fewer peers are up). */
   replicas?: number;
+  /**
+   * How long a peer must be gone from the live list before the blocks of logged-in users are
+   * re-replicated elsewhere (default 10 minutes). A joining peer triggers a pass at once.
+   */
+  repairGraceMs?: number;
   /** Where events go (default: JSON lines on standard error). Never given a secret. */
   log?: (event: Record<string, unknown>) => void;
 }
@@ -150,37 +157,83 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   const liveAddresses = cached(5_000, async (_: 'peers') =>
     (await directory.peers()).peers.map((p): PeerAddress => ({ address: p.address, key: p.key })),
   );
+  const replicas = options.replicas ?? 3;
+  const replicatorFor = (session: DirectorySession) => (file: FileId) =>
+    createReplicator({
+      client: blockClient,
+      capability: (peer, ids, ops) =>
+        issueCapability(session.identity.signing, {
+          issuer: session.user,
+          file,
+          ops,
+          blocks: ids,
+          audience: peer.key,
+          now: Date.now(),
+        }),
+      replicas,
+      onBadPeer: (peer, reason) =>
+        logEvent({ event: 'peer.bad', peer: peer.address, key: fingerprint(peer.key), reason }),
+      onWarning: (message) => logEvent({ event: 'replication.warning', message }),
+    });
   const blocksFor = (session: DirectorySession): BlockTransport => {
-    const replicatorFor = (file: FileId) =>
-      createReplicator({
-        client: blockClient,
-        capability: (peer, ids, ops) =>
-          issueCapability(session.identity.signing, {
-            issuer: session.user,
-            file,
-            ops,
-            blocks: ids,
-            audience: peer.key,
-            now: Date.now(),
-          }),
-        replicas: options.replicas ?? 3,
-        onBadPeer: (peer, reason) => logEvent({ event: 'peer.bad', peer: peer.address, reason }),
-        onWarning: (message) => logEvent({ event: 'replication.warning', message }),
-      });
+    const forFile = replicatorFor(session);
     return {
       putBlock: async (file, id, parts) =>
-        void (await replicatorFor(file).putBlock(id, parts, await liveAddresses('peers'))),
-      getBlock: async (file, id) => replicatorFor(file).getBlock(id, await liveAddresses('peers')),
+        void (await forFile(file).putBlock(id, parts, await liveAddresses('peers'))),
+      getBlock: async (file, id) => forFile(file).getBlock(id, await liveAddresses('peers')),
     };
   };
+  const repair = async (session: DirectorySession, repairOptions: { audit: boolean }) => {
+    const summary = await repairPass({
+      files: ownFileBlocks({ directory, session }),
+      replicatorFor: replicatorFor(session),
+      live: () => liveAddresses('peers'),
+      replicas,
+      audit: repairOptions.audit,
+    });
+    logEvent({ event: 'repair.pass', user: session.user, ...summary });
+    return summary;
+  };
+  const sessions = new Map<string, DirectorySession>();
   const api = buildLocalApi({
     token: apiToken,
     directory,
     peerKey: key.publicKey,
     store,
     blocksFor,
+    repair,
+    sessions,
+  });
+  const graceMs = options.repairGraceMs ?? 10 * 60_000;
+  const scheduler = startRepairScheduler({
+    livePeers: async () => (await liveAddresses('peers')).map((p) => toBase64url(p.key)),
+    // One pass per logged-in user (any of their live sessions can sign the capabilities).
+    runPasses: async () => {
+      const byUser = new Map<string, DirectorySession>();
+      for (const session of sessions.values())
+        if (session.expiresAt > Date.now()) byUser.set(session.user, session);
+      for (const session of byUser.values()) {
+        try {
+          await repair(session, { audit: false });
+        } catch (error) {
+          logEvent({
+            event: 'repair.failed',
+            user: session.user,
+            kind: error instanceof FsError ? error.kind : 'internal',
+          });
+        }
+      }
+    },
+    graceMs,
+    intervalMs: Math.min(30_000, Math.max(1_000, graceMs / 2)),
+    onError: (error) =>
+      logEvent({
+        event: 'repair.failed',
+        kind: error instanceof FsError ? error.kind : 'internal',
+      }),
   });
   const cleanup = async () => {
+    scheduler.stop();
     await blockClient.close();
     await blocks.close();
     await api.close();

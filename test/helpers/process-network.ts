@@ -29,6 +29,8 @@ export interface ProcessPeer {
 export interface ProcessNetwork {
   directory: RunningProcess<{ url: string; fingerprint: string }>;
   peers: ProcessPeer[];
+  /** Starts one more peer in the network (with its own extra arguments). */
+  addPeer(extraArgs?: readonly string[]): Promise<ProcessPeer>;
   /** Registers a user at the directory (through a pinned client). */
   register(user: string, password: string): Promise<void>;
   /** Stops every process and removes the data directories. */
@@ -40,6 +42,8 @@ export async function startProcessNetwork(options: {
   peers: number;
   replicas?: number;
   capacity?: string;
+  /** Extra arguments for every `peervault peer`. */
+  peerArgs?: readonly string[];
 }): Promise<ProcessNetwork> {
   const root = mkdtempSync(join(tmpdir(), 'pv-net-'));
   const directory = await startPeervault<{ url: string; fingerprint: string }>([
@@ -52,8 +56,8 @@ export async function startProcessNetwork(options: {
   ]);
   const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
   const peers: ProcessPeer[] = [];
-  for (let i = 0; i < options.peers; i++) {
-    const data = join(root, `peer-${i}`);
+  const addPeer = async (extraArgs: readonly string[] = []): Promise<ProcessPeer> => {
+    const data = join(root, `peer-${peers.length}`);
     const proc = await startPeervault<{ listen: string; api: string; fingerprint: string }>([
       'peer',
       '--directory',
@@ -67,6 +71,8 @@ export async function startProcessNetwork(options: {
       '--capacity',
       options.capacity ?? '1G',
       ...(options.replicas === undefined ? [] : ['--replicas', String(options.replicas)]),
+      ...(options.peerArgs ?? []),
+      ...extraArgs,
       '--json',
     ]);
     const token = readFileSync(join(data, 'api-token'), 'utf8').trim();
@@ -92,10 +98,13 @@ export async function startProcessNetwork(options: {
       },
     };
     peers.push(peer);
-  }
+    return peer;
+  };
+  for (let i = 0; i < options.peers; i++) await addPeer();
   return {
     directory,
     peers,
+    addPeer,
     async register(user, password) {
       const client = await DirectoryClient.connect(directory.ready);
       try {

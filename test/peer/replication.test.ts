@@ -222,10 +222,11 @@ describe('many blocks', () => {
           inFlight -= 1;
         }
       };
-    const client: Pick<BlockClient, 'put' | 'get' | 'has'> = {
+    const client: Pick<BlockClient, 'put' | 'get' | 'has' | 'challenge'> = {
       put: counted(net.client.put.bind(net.client)),
       get: counted(net.client.get.bind(net.client)),
       has: counted(net.client.has.bind(net.client)),
+      challenge: counted(net.client.challenge.bind(net.client)),
     };
     const { replicator: r } = replicator({ client, concurrency: 4 });
     const blocks = Array.from({ length: 24 }, () => {
@@ -264,7 +265,7 @@ describe('repairBlock', () => {
     await loser.store.delete(block.id);
     expect(await holdersOf(block.id)).toHaveLength(2);
 
-    const repaired = await r.repairBlock(block.id, holders, live);
+    const repaired = (await r.repairBlock(block.id, holders, live)).holders;
     expect(repaired).toEqual(placeBlock(block.id, live, 3));
     sameSet(await holdersOf(block.id), repaired);
     for (const holder of repaired) {
@@ -283,7 +284,7 @@ describe('repairBlock', () => {
       block.bytes,
       net.capability(outsider, [block.id], ['put']),
     );
-    const repaired = await r.repairBlock(block.id, [outsider], live);
+    const repaired = (await r.repairBlock(block.id, [outsider], live)).holders;
     const placed = placeBlock(block.id, live, 3);
     expect(repaired).toEqual(
       rankPeers(block.id, live).filter((peer) => [...placed, outsider].includes(peer)),
@@ -301,7 +302,7 @@ describe('repairBlock', () => {
     const rotten = holders[0]!;
     peerOf(rotten).lying = true;
     try {
-      const repaired = await r.repairBlock(block.id, holders, peers);
+      const repaired = (await r.repairBlock(block.id, holders, peers)).holders;
       expect(repaired).not.toContain(rotten);
       expect(repaired).not.toContain(dead);
       expect(repaired.length).toBeGreaterThanOrEqual(3);
@@ -309,6 +310,42 @@ describe('repairBlock', () => {
       peerOf(rotten).lying = false;
     }
     expect(badPeers.map(([peer]) => peer)).toContain(rotten);
+  });
+
+  it('audits with challenges: a holder that claims the block but serves other bytes is caught and replaced', async () => {
+    const { replicator: r, badPeers } = replicator();
+    const block = randomBlock(32 * 1024);
+    const holders = await r.putBlock(block.id, block.bytes, live);
+    // The lowest-ranked holder rots, so the verified copy comes from the best one.
+    const rotten = holders[2]!;
+    peerOf(rotten).lying = true;
+    try {
+      // Asked with `has`, it says yes: nothing to do, nothing noticed.
+      const asked = await r.repairBlock(block.id, holders, live);
+      expect(asked.copied).toEqual([]);
+      expect(asked.holders).toContain(rotten);
+      expect(badPeers).toEqual([]);
+
+      const audited = await r.repairBlock(block.id, holders, live, { audit: true });
+      expect(audited.bad).toEqual([rotten]);
+      expect(badPeers).toEqual([[rotten, 'audit']]);
+      expect(audited.copied).toHaveLength(1);
+      expect(audited.holders).not.toContain(rotten);
+      expect(audited.holders).toHaveLength(3);
+      const fresh = peerOf(audited.copied[0]!);
+      expect(Buffer.from(await fresh.store.get(block.id))).toEqual(Buffer.from(block.bytes));
+    } finally {
+      peerOf(rotten).lying = false;
+    }
+  });
+
+  it('audits a healthy block without copying anything', async () => {
+    const { replicator: r, badPeers } = replicator();
+    const block = randomBlock();
+    const holders = await r.putBlock(block.id, block.bytes, live);
+    const audited = await r.repairBlock(block.id, holders, live, { audit: true });
+    expect(audited).toEqual({ holders, copied: [], bad: [] });
+    expect(badPeers).toEqual([]);
   });
 
   it('throws unavailable when no copy can be read', async () => {

@@ -1,0 +1,122 @@
+/**
+ * Repair through real peer processes: after a peer dies and a new one joins, the scheduled pass
+ * copies every block to the newcomer (the file then reads with the original holders dead); an
+ * audit pass (`peervault repair --audit`, here its local API route) catches a peer whose stored
+ * copy rotted and puts a good copy elsewhere.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalApi } from '../../src/cli/local-api.js';
+import { goodPassword } from '../helpers/directory.js';
+import {
+  type ProcessNetwork,
+  type ProcessPeer,
+  startProcessNetwork,
+} from '../helpers/process-network.js';
+
+const password = goodPassword('alice');
+
+/** The block files in a peer's disk store. */
+function blockFiles(peer: ProcessPeer): string[] {
+  const root = join(peer.data, 'store', 'blocks');
+  return readdirSync(root, { withFileTypes: true })
+    .filter((shard) => shard.isDirectory())
+    .flatMap((shard) =>
+      readdirSync(join(root, shard.name)).map((id) => join(root, shard.name, id)),
+    );
+}
+
+async function loggedIn(peer: ProcessPeer): Promise<LocalApi> {
+  const api = new LocalApi({ url: peer.proc.ready.api, token: peer.token });
+  await api.login('alice', password);
+  return api;
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe('scheduled repair after a peer dies and another joins', () => {
+  let net: ProcessNetwork;
+
+  beforeAll(async () => {
+    net = await startProcessNetwork({
+      peers: 3,
+      replicas: 3,
+      capacity: '256M',
+      peerArgs: ['--repair-grace', '2s'],
+    });
+    await net.register('alice', password);
+  }, 60_000);
+  afterAll(async () => net?.close());
+
+  it('copies every block to the new peer, so the file reads with the original holders gone', async () => {
+    const [first, second, third] = net.peers as [ProcessPeer, ProcessPeer, ProcessPeer];
+    const alice = await loggedIn(first);
+    const data = randomBytes(3 * 1024 * 1024 + 1234);
+    await alice.writeFile('/alice/keep.bin', data);
+    const blocks = blockFiles(first).length;
+    expect(blocks).toBeGreaterThanOrEqual(4);
+
+    await third.proc.kill();
+    const newcomer = await net.addPeer();
+    // The join is noticed within a tick (1 s with a 2 s grace) and alice's agent repairs.
+    await until(() => blockFiles(newcomer).length >= blocks, 30_000);
+
+    // Only the newcomer still holds the blocks: the file must read from it alone.
+    await first.proc.kill();
+    await second.proc.kill();
+    const reader = await loggedIn(newcomer);
+    const back = Buffer.from(await reader.readText('/alice/keep.bin'), 'utf8');
+    expect(back.length).toBeGreaterThan(0);
+    const file = await reader.readFile('/alice/keep.bin');
+    const chunks: Buffer[] = [];
+    for await (const chunk of file.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    expect(Buffer.compare(Buffer.concat(chunks), data)).toBe(0);
+  }, 90_000);
+});
+
+describe('an audit pass', () => {
+  let net: ProcessNetwork;
+
+  beforeAll(async () => {
+    net = await startProcessNetwork({ peers: 4, replicas: 3, capacity: '256M' });
+    await net.register('alice', password);
+  }, 60_000);
+  afterAll(async () => net?.close());
+
+  it('catches a peer whose stored copy rotted, reports it, and restores R good copies', async () => {
+    const alice = await loggedIn(net.peers[0]!);
+    const data = randomBytes(512 * 1024);
+    await alice.writeFile('/alice/audited.bin', data);
+    const plain = await alice.repair();
+    expect(plain).toMatchObject({ files: 1, copies: 0, short: 0, lost: 0, badPeers: [] });
+
+    // Rot one stored block on a peer that holds one.
+    const rotten = net.peers.find((peer) => blockFiles(peer).length > 0)!;
+    const victim = blockFiles(rotten)[0]!;
+    const bytes = readFileSync(victim);
+    bytes[bytes.length >> 1]! ^= 0x01;
+    writeFileSync(victim, bytes);
+
+    // Asking `has` cannot see it; a challenge can.
+    expect((await alice.repair()).badPeers).toEqual([]);
+    const audited = await alice.repair({ audit: true });
+    expect(audited.badPeers).toEqual([rotten.proc.ready.fingerprint]);
+    expect(audited.copies).toBeGreaterThanOrEqual(1);
+    expect(audited).toMatchObject({ short: 0, lost: 0 });
+
+    // A later audit finds everything in order, and the file reads back whole.
+    expect(await alice.repair({ audit: true })).toMatchObject({ badPeers: [], short: 0, lost: 0 });
+    const file = await alice.readFile('/alice/audited.bin');
+    const chunks: Buffer[] = [];
+    for await (const chunk of file.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    expect(Buffer.compare(Buffer.concat(chunks), data)).toBe(0);
+  }, 90_000);
+});
