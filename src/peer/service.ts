@@ -32,6 +32,7 @@ import { buildLocalApi } from './local-api.js';
 import { createBlockClient, type PeerAddress } from './block-client.js';
 import { createReplicator } from './replication.js';
 import { repairPass, startRepairScheduler } from './repair.js';
+import { misbehavingStore, misbehaviourFromEnv } from './misbehave.js';
 import { ownFileBlocks } from '../client/inventory.js';
 import { issueCapability } from '../wire/capability.js';
 import type { DirectorySession } from '../client/directory-client.js';
@@ -141,10 +142,18 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   const peerAllowed = async (clientKey: Uint8Array) =>
     (await livePeers('peers')).some((peer) => constantTimeEqual(peer, clientKey));
 
+  const misbehaviour = misbehaviourFromEnv(process.env);
+  if (misbehaviour !== undefined) {
+    logEvent({
+      event: 'peer.misbehaving',
+      mode: misbehaviour,
+      warning: 'TEST ONLY: serves bad bytes',
+    });
+  }
   const tls = createSelfSignedCertificate(key, { commonName: 'peervault-peer' });
   const blocks = buildBlockServer({
     identity: tls,
-    store,
+    store: misbehaviour === undefined ? store : misbehavingStore(store, misbehaviour),
     self: key.publicKey,
     issuerKey,
     peerAllowed,

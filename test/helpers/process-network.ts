@@ -30,7 +30,7 @@ export interface ProcessNetwork {
   directory: RunningProcess<{ url: string; fingerprint: string }>;
   peers: ProcessPeer[];
   /** Starts one more peer in the network (with its own extra arguments). */
-  addPeer(extraArgs?: readonly string[]): Promise<ProcessPeer>;
+  addPeer(extraArgs?: readonly string[], env?: NodeJS.ProcessEnv): Promise<ProcessPeer>;
   /** Registers a user at the directory (through a pinned client). */
   register(user: string, password: string): Promise<void>;
   /** Stops every process and removes the data directories. */
@@ -56,25 +56,32 @@ export async function startProcessNetwork(options: {
   ]);
   const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
   const peers: ProcessPeer[] = [];
-  const addPeer = async (extraArgs: readonly string[] = []): Promise<ProcessPeer> => {
+  const addPeer = async (
+    extraArgs: readonly string[] = [],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<ProcessPeer> => {
     const data = join(root, `peer-${peers.length}`);
-    const proc = await startPeervault<{ listen: string; api: string; fingerprint: string }>([
-      'peer',
-      '--directory',
-      pin,
-      '--data',
-      data,
-      '--listen',
-      '127.0.0.1:0',
-      '--api',
-      '127.0.0.1:0',
-      '--capacity',
-      options.capacity ?? '1G',
-      ...(options.replicas === undefined ? [] : ['--replicas', String(options.replicas)]),
-      ...(options.peerArgs ?? []),
-      ...extraArgs,
-      '--json',
-    ]);
+    const proc = await startPeervault<{ listen: string; api: string; fingerprint: string }>(
+      [
+        'peer',
+        '--directory',
+        pin,
+        '--data',
+        data,
+        '--listen',
+        '127.0.0.1:0',
+        '--api',
+        '127.0.0.1:0',
+        '--capacity',
+        options.capacity ?? '1G',
+        ...(options.replicas === undefined ? [] : ['--replicas', String(options.replicas)]),
+        ...(options.peerArgs ?? []),
+        ...extraArgs,
+        '--json',
+      ],
+      20_000,
+      env,
+    );
     const token = readFileSync(join(data, 'api-token'), 'utf8').trim();
     const peer: ProcessPeer = {
       proc,

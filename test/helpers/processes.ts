@@ -22,8 +22,15 @@ export interface RunningProcess<T> {
 }
 
 /** Spawns `peervault ...args` and resolves with the first stdout line parsed as JSON. */
-export function startPeervault<T>(args: string[], timeoutMs = 20_000): Promise<RunningProcess<T>> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startPeervault<T>(
+  args: string[],
+  timeoutMs = 20_000,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProcess<T>> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) =>
