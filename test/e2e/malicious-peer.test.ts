@@ -45,8 +45,11 @@ describe.each(misbehaviours)('a peer that serves bad bytes (%s)', (mode) => {
   let live: PeerAddress[];
 
   beforeAll(async () => {
-    net = await startProcessNetwork({ peers: 2, replicas: 3, capacity: '256M' });
+    // The bad peer starts first, so the others' (cached) live lists include it from the start.
+    net = await startProcessNetwork({ peers: 0, replicas: 3, capacity: '256M' });
     bad = await net.addPeer([], { PEERVAULT_TEST_MISBEHAVE: mode });
+    await net.addPeer();
+    await net.addPeer();
     await net.register('alice', password);
     const directory = await DirectoryClient.connect(net.directory.ready);
     try {
@@ -59,8 +62,8 @@ describe.each(misbehaviours)('a peer that serves bad bytes (%s)', (mode) => {
   afterAll(async () => net?.close());
 
   it('is caught on read, the reader gets the right bytes from another replica, and the bad peer is reported', async () => {
-    const writer = new LocalApi({ url: net.peers[0]!.proc.ready.api, token: net.peers[0]!.token });
-    const reader = new LocalApi({ url: net.peers[1]!.proc.ready.api, token: net.peers[1]!.token });
+    const writer = new LocalApi({ url: net.peers[1]!.proc.ready.api, token: net.peers[1]!.token });
+    const reader = new LocalApi({ url: net.peers[2]!.proc.ready.api, token: net.peers[2]!.token });
     await writer.login('alice', password);
     await reader.login('alice', password);
     const badKey = live.find((p) => p.address === bad.proc.ready.listen)!;
@@ -84,7 +87,7 @@ describe.each(misbehaviours)('a peer that serves bad bytes (%s)', (mode) => {
     expect(target).toBeDefined();
 
     expect(Buffer.compare(await readAll(reader, target!.path), target!.data)).toBe(0);
-    const reports = net.peers[1]!.proc.stderr()
+    const reports = net.peers[2]!.proc.stderr()
       .split('\n')
       .filter((line) => line.includes('"event":"peer.bad"'))
       .map((line) => JSON.parse(line) as { key: string; reason: string });
