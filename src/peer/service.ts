@@ -213,36 +213,9 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     repair,
     sessions,
   });
-  const graceMs = options.repairGraceMs ?? 10 * 60_000;
-  const scheduler = startRepairScheduler({
-    livePeers: async () => (await liveAddresses('peers')).map((p) => toBase64url(p.key)),
-    // One pass per logged-in user (any of their live sessions can sign the capabilities).
-    runPasses: async () => {
-      const byUser = new Map<string, DirectorySession>();
-      for (const session of sessions.values())
-        if (session.expiresAt > Date.now()) byUser.set(session.user, session);
-      for (const session of byUser.values()) {
-        try {
-          await repair(session, { audit: false });
-        } catch (error) {
-          logEvent({
-            event: 'repair.failed',
-            user: session.user,
-            kind: error instanceof FsError ? error.kind : 'internal',
-          });
-        }
-      }
-    },
-    graceMs,
-    intervalMs: Math.min(30_000, Math.max(1_000, graceMs / 2)),
-    onError: (error) =>
-      logEvent({
-        event: 'repair.failed',
-        kind: error instanceof FsError ? error.kind : 'internal',
-      }),
-  });
+  let scheduler: { stop(): void } | undefined;
   const cleanup = async () => {
-    scheduler.stop();
+    scheduler?.stop();
     await blockClient.close();
     await blocks.close();
     await api.close();
@@ -291,6 +264,36 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     await cleanup();
     throw err;
   }
+  const graceMs = options.repairGraceMs ?? 10 * 60_000;
+  // Started only once this peer is registered: its first look at the live list (which is
+  // cached) must include itself.
+  scheduler = startRepairScheduler({
+    livePeers: async () => (await liveAddresses('peers')).map((p) => toBase64url(p.key)),
+    // One pass per logged-in user (any of their live sessions can sign the capabilities).
+    runPasses: async () => {
+      const byUser = new Map<string, DirectorySession>();
+      for (const session of sessions.values())
+        if (session.expiresAt > Date.now()) byUser.set(session.user, session);
+      for (const session of byUser.values()) {
+        try {
+          await repair(session, { audit: false });
+        } catch (error) {
+          logEvent({
+            event: 'repair.failed',
+            user: session.user,
+            kind: error instanceof FsError ? error.kind : 'internal',
+          });
+        }
+      }
+    },
+    graceMs,
+    intervalMs: Math.min(30_000, Math.max(1_000, graceMs / 2)),
+    onError: (error) =>
+      logEvent({
+        event: 'repair.failed',
+        kind: error instanceof FsError ? error.kind : 'internal',
+      }),
+  });
   const timer = setInterval(() => {
     heartbeat().catch((err: unknown) =>
       logEvent({

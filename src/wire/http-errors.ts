@@ -40,7 +40,10 @@ export function wireErrorOf(
 
 /** Sends a wire error with its status. */
 export function sendWireError(reply: FastifyReply, wire: WireError): void {
-  void reply.status(httpStatus[wire.kind]).send(wire);
+  // A route that failed after choosing a streamed body (octets, a length) must not leave those
+  // headers on its JSON error, or the error itself fails to send.
+  reply.removeHeader('content-length');
+  void reply.status(httpStatus[wire.kind]).type('application/json; charset=utf-8').send(wire);
 }
 
 /** Installs the error and not-found handlers on `app`. */
