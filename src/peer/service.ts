@@ -213,9 +213,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     repair,
     sessions,
   });
-  let scheduler: { stop(): void } | undefined;
   const cleanup = async () => {
-    scheduler?.stop();
     await blockClient.close();
     await blocks.close();
     await api.close();
@@ -267,7 +265,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   const graceMs = options.repairGraceMs ?? 10 * 60_000;
   // Started only once this peer is registered: its first look at the live list (which is
   // cached) must include itself.
-  scheduler = startRepairScheduler({
+  const scheduler = startRepairScheduler({
     livePeers: async () => (await liveAddresses('peers')).map((p) => toBase64url(p.key)),
     // One pass per logged-in user (any of their live sessions can sign the capabilities).
     runPasses: async () => {
@@ -314,6 +312,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      scheduler.stop();
       await cleanup();
     },
   };
