@@ -29,3 +29,27 @@ export function parseFlags<S extends FlagSpec>(
     throw new FsError('invalid', (err as Error).message.replace(/\. To specify.*$/, ''), { op });
   }
 }
+
+const durationUnits: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Parses durations such as 500ms, 30s, 10m, 2h or 30d. @throws FsError `invalid` */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  const value = match ? Number(match[1]) * durationUnits[match[2]!]! : NaN;
+  if (!Number.isFinite(value) || value > 3650 * 86_400_000) {
+    throw new FsError(
+      'invalid',
+      `${flag} wants a duration such as 30s, 10m, 2h or 30d, not "${text}"`,
+      {
+        op: flag,
+      },
+    );
+  }
+  return Math.round(value);
+}

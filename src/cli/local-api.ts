@@ -75,6 +75,8 @@ export interface ApiRepairSummary {
   lost: number;
   /** Peers that failed an audit (served bad bytes or a wrong proof), by fingerprint. */
   badPeers: string[];
+  /** File versions whose block list could not be opened. */
+  unreadableVersions: number;
   ms: number;
 }
 
@@ -188,6 +190,11 @@ export class LocalApi {
       `/v1/fs/dir?${query({ path, recursive: recursive ? '1' : '0' })}`,
     );
     return answer.removed;
+  }
+
+  /** Purges the logged-in user's trash past retention, releasing the blocks first. */
+  gc(): Promise<{ purged: number; releasedBlocks: number; kept: number }> {
+    return this.#json('POST', '/v1/gc', {});
   }
 
   /** Runs a repair pass over the logged-in user's files now. */

@@ -126,15 +126,18 @@ export class DirectoryClient {
   /**
    * Sends one request and returns its JSON answer; a non-2xx answer becomes the FsError it
    * describes. With a session, the request is signed by the session's device key.
+   * `options.headers` (lower-case names) are added; the content type and the signature are set
+   * after them.
    */
   async call<T>(
     method: string,
     path: string,
     body?: unknown,
     session?: DirectorySession,
+    options: { headers?: Readonly<Record<string, string>> } = {},
   ): Promise<T> {
     const payload = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (session) {
       headers[authHeader] = signRequest(session.deviceKey, {

@@ -347,6 +347,31 @@ export async function list(ctx: AgentContext, path: PathName): Promise<ListedEnt
 }
 
 /**
+ * Opens an entry of the caller's own trash as the directory listed it: verified (signed by the
+ * owner or a writer of its ACL, owned by the caller) and with its key. Its path is not known
+ * (its parent may be gone too), so `path` is the owner's root and `name` is empty.
+ * @throws FsError `integrity` when it does not verify
+ */
+export async function openOwnTrashEntry(
+  ctx: AgentContext,
+  answer: EntryResponse,
+): Promise<ResolvedEntry> {
+  const claimed = decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope'));
+  const { body, envelope } = await verifyEntry(ctx, answer, {
+    parent: claimed.parent,
+    owner: ctx.session.user,
+    id: claimed.id,
+  });
+  return {
+    path: { owner: ctx.session.user, elements: [] },
+    name: '',
+    body,
+    envelope,
+    key: await unwrapEntryKey(ctx, body),
+  };
+}
+
+/**
  * Every live entry of the caller's own tree, depth first, verified and with its key (the root
  * first). Entries in other users' trees are not visited.
  * @throws FsError `integrity` when the directory answers with anything that does not verify

@@ -56,6 +56,7 @@ export const signedTypes = [
   'request', // a signed request to the directory (device key, nonce, time)
   'test', // used by tests only; never accepted by a service
   'peer-list', // the directory's signed list of live peers
+  'block-release', // an owner's release of blocks no retained version uses (garbage collection)
 ] as const;
 
 /** One of {@link signedTypes}. */

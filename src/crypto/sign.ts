@@ -29,6 +29,7 @@ export const signedTypeVersions: Readonly<Record<SignedType, number>> = {
   request: 1,
   test: 1,
   'peer-list': 1,
+  'block-release': 1,
 };
 
 const envelopeKeys = ['v', 'type', 'tv', 'signer', 'body', 'sig'];

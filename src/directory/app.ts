@@ -23,6 +23,7 @@ import { registerAccountRoutes } from './routes/accounts.js';
 import { registerEntryRoutes } from './routes/entries.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerPeerRoutes } from './routes/peers.js';
+import { registerReleaseRoutes } from './routes/releases.js';
 
 /** What every route handler can use. */
 export interface DirectoryContext {
@@ -159,5 +160,6 @@ export function buildDirectoryApp(
   registerKeyRoutes(app, ctx);
   registerEntryRoutes(app, ctx);
   registerPeerRoutes(app, ctx);
+  registerReleaseRoutes(app, ctx);
   return app;
 }

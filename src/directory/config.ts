@@ -28,8 +28,16 @@ export interface DirectoryConfig {
   loginStateTtlMs: number;
   /** A peer not heard from for this long is down. */
   peerLiveMs: number;
-  /** Deleted entries are purged after this long (per-owner settings arrive with the trash issue). */
+  /**
+   * Deleted entries stay in the trash this long; then the owner's agent releases their blocks
+   * and purges them (per-owner settings arrive with the trash issue).
+   */
   retentionMs: number;
+  /**
+   * After retention, how long the directory waits for the owner's agent before purging an
+   * entry itself. Blocks of an entry purged here are never released: they stay on peers.
+   */
+  releaseWindowMs: number;
   throttle: ThrottlePolicy;
   /** Requests per second per source address before 429 (per process; a DoS guard only). */
   requestsPerSecond: number;
@@ -53,6 +61,7 @@ export const defaultConfig: DirectoryConfig = {
   loginStateTtlMs: 60 * 1000,
   peerLiveMs: 60 * 1000,
   retentionMs: 30 * 24 * 60 * 60 * 1000,
+  releaseWindowMs: 7 * 24 * 60 * 60 * 1000,
   throttle: defaultThrottle,
   requestsPerSecond: 200,
 };

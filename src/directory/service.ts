@@ -100,7 +100,11 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
   const maintenance = setInterval(() => {
     const now = Date.now();
     void store.pruneExpired(now).catch(() => undefined);
-    void store.purgeDeletedBefore(now - config.retentionMs).catch(() => undefined);
+    // Owners' agents purge (releasing blocks first) after retention; only what they leave
+    // longer than the release window is purged here, without releasing its blocks.
+    void store
+      .purgeDeletedBefore(now - config.retentionMs - config.releaseWindowMs)
+      .catch(() => undefined);
   }, 60_000);
   maintenance.unref();
 

@@ -134,6 +134,21 @@ export interface PeerRecord {
 }
 
 /**
+ * One block release in the directory's release log (garbage collection): a user's signed
+ * `block-release` envelope, which the directory verified against the user's key log before
+ * appending. Peers read the log in `seq` order and verify each release themselves.
+ */
+export interface ReleaseRecord {
+  /** Position in the log: strictly increasing, never reused; there may be gaps. */
+  seq: number;
+  /** The user who posted it (and whose current key signed it). */
+  user: UserName;
+  /** The signed `block-release` envelope, as posted. */
+  envelope: Uint8Array;
+  createdAt: number;
+}
+
+/**
  * The store. Every method is atomic. Errors are FsErrors: `exist` for a unique-key clash,
  * `conflict` for a failed compare-and-swap, `not-exist` where a named row must exist,
  * `unavailable` when the database cannot be reached.
@@ -232,4 +247,15 @@ export interface DirectoryStore {
   getPeer(id: string): Promise<PeerRecord | undefined>;
   /** Peers seen at or after `seenSince`, ordered by id. */
   listPeers(seenSince: number): Promise<PeerRecord[]>;
+
+  // Block releases (garbage collection)
+  /**
+   * Appends a release to the log and returns its `seq`, greater than every `seq` before it.
+   * Appends become visible in `seq` order: once a reader has seen `seq` n, no release with a
+   * smaller `seq` appears later (so a reader that resumes after n misses nothing).
+   * @throws `not-exist` for an unknown user.
+   */
+  appendRelease(user: UserName, envelope: Uint8Array, now: number): Promise<number>;
+  /** At most `limit` releases with `seq` > `after`, by `seq` ascending. */
+  listReleases(after: number, limit: number): Promise<ReleaseRecord[]>;
 }

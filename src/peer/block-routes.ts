@@ -34,6 +34,7 @@ import type { UserName } from '../interface/names.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import {
   type BlockOp,
+  type Capability,
   capabilityHeader,
   checkCapability,
   claimedIssuer,
@@ -95,6 +96,12 @@ export interface BlockRoutesDeps {
   peerAllowed(clientKey: Uint8Array): Promise<boolean>;
   /** Called once for every error answer, with nothing secret in it. Must not throw. */
   onRefusal(event: BlockRefusal): void;
+  /**
+   * Called after each successful put, with the verified capability that authorized it (the
+   * peer records who stored the block, so only they can release it). A throw is logged; the
+   * put still succeeds, since the block is stored.
+   */
+  onStored?(id: BlockId, capability: Capability): void;
   /** The clock, in milliseconds since the epoch (tests move it). */
   now(): number;
 }
@@ -169,6 +176,8 @@ function parseChallengeBody(body: unknown, op: string): Uint8Array {
 export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps): void {
   void app.register((scope, _options, done) => {
     const facts = new WeakMap<FastifyRequest, RequestFacts>();
+    /** The verified capability of each authorized request (kept apart from refusal facts). */
+    const granted = new WeakMap<FastifyRequest, Capability>();
 
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
@@ -241,12 +250,13 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
           }
           throw err;
         }
-        checkCapability(envelope, key, {
+        const capability = checkCapability(envelope, key, {
           op,
           block: known.block,
           self: deps.self,
           now: deps.now(),
         });
+        granted.set(request, capability);
       };
 
     /** Turns any failure into `{kind, op, message}` and reports it; never a stack or a cause. */
@@ -287,6 +297,14 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
         }
         // The store checks that the bytes hash to the id and refuses them otherwise.
         await deps.store.put(id, request.body);
+        const capability = granted.get(request);
+        if (deps.onStored !== undefined && capability !== undefined) {
+          try {
+            deps.onStored(id, capability);
+          } catch (err) {
+            console.error('peer: onStored threw:', err);
+          }
+        }
         return reply.status(201).send({ id });
       },
     );

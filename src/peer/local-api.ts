@@ -31,6 +31,7 @@ import { list, mkdir, removeTree, rmdir } from '../client/namespace.js';
 import { parsePath } from '../interface/paths.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
 import type { RepairSummary } from './repair.js';
+import type { GarbageSummary } from '../client/garbage.js';
 
 /** The header that carries a user's session token at the local API. */
 export const sessionHeader = 'x-peervault-session';
@@ -57,6 +58,8 @@ export interface LocalApiDeps {
   store: BlockStore;
   /** How a logged-in user's blocks reach the network (replication with their capabilities). */
   blocksFor(session: DirectorySession): BlockTransport;
+  /** Purges the user's trash past retention, releasing the blocks first. */
+  collectGarbage(session: DirectorySession): Promise<GarbageSummary>;
   /** Runs a repair pass over the user's files now. */
   repair(session: DirectorySession, options: { audit: boolean }): Promise<RepairSummary>;
   /** The sessions held (shared with the repair scheduler); default a new map. */
@@ -182,6 +185,11 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     if (!parsed.success)
       throw new FsError('invalid', 'repair wants {"audit": true|false}', { op: 'repair' });
     return deps.repair(session, { audit: parsed.data.audit === true });
+  });
+
+  app.post('/v1/gc', async (request) => {
+    const { session } = sessionOf(request);
+    return deps.collectGarbage(session);
   });
 
   app.post('/v1/logout', async (request) => {

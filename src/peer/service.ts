@@ -17,7 +17,7 @@ import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
 import { DirectoryClient } from '../client/directory-client.js';
 import { toBase64url } from '../wire/base64.js';
-import { routes } from '../wire/directory-api.js';
+import { peerRecordHeader, type ReleasesResponse, routes } from '../wire/directory-api.js';
 import { signPeerRecord } from '../wire/peer-record.js';
 import { createSelfSignedCertificate } from '../wire/tls-certificate.js';
 import {
@@ -27,6 +27,8 @@ import {
   writeFileAtomic,
 } from '../support/key-files.js';
 import { buildBlockServer } from './block-routes.js';
+import { createBlockRefs } from './block-refs.js';
+import { releasePageOf, startReleaseSweeper } from './release-sweeper.js';
 import { createDiskBlockStore } from './blockstore/disk-store.js';
 import { buildLocalApi } from './local-api.js';
 import { createBlockClient, type PeerAddress } from './block-client.js';
@@ -34,6 +36,7 @@ import { createReplicator } from './replication.js';
 import { repairPass, startRepairScheduler } from './repair.js';
 import { misbehavingStore, misbehaviourFromEnv } from './misbehave.js';
 import { ownFileBlocks } from '../client/inventory.js';
+import { collectGarbage } from '../client/garbage.js';
 import { issueCapability } from '../wire/capability.js';
 import type { DirectorySession } from '../client/directory-client.js';
 import type { BlockTransport } from '../client/files.js';
@@ -57,6 +60,8 @@ export interface PeerOptions {
    * re-replicated elsewhere (default 10 minutes). A joining peer triggers a pass at once.
    */
   repairGraceMs?: number;
+  /** How often to read the directory's log of block releases and act on it (default 60 s). */
+  releaseSweepMs?: number;
   /** Where events go (default: JSON lines on standard error). Never given a secret. */
   log?: (event: Record<string, unknown>) => void;
 }
@@ -131,6 +136,8 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     onIntegrityFailure: (report: IntegrityReport) =>
       logEvent({ event: 'block.integrity', ...report }),
   });
+  // Who stored each block (only they may release it); beside the store, not inside it.
+  const refs = await createBlockRefs({ path: join(options.dataDir, 'block-refs.log') });
 
   const issuerKey = cached(
     30_000,
@@ -158,6 +165,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     issuerKey,
     peerAllowed,
     onRefusal: (event) => logEvent({ event: 'block.refused', ...event }),
+    onStored: (id, cap) => refs.record(id, cap.issuer, cap.file),
     now: Date.now,
   });
   // The agent reaches other peers as this peer (its TLS key is registered), carrying
@@ -203,6 +211,34 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     logEvent({ event: 'repair.pass', user: session.user, ...summary });
     return summary;
   };
+  /** Runs `task` once for each user logged in here (any live session of theirs will do). */
+  const forEachLoggedInUser = async (
+    what: string,
+    task: (session: DirectorySession) => Promise<unknown>,
+  ): Promise<void> => {
+    const byUser = new Map<string, DirectorySession>();
+    for (const session of sessions.values())
+      if (session.expiresAt > Date.now()) byUser.set(session.user, session);
+    for (const session of byUser.values()) {
+      try {
+        await task(session);
+      } catch (error) {
+        logEvent({
+          event: `${what}.failed`,
+          user: session.user,
+          kind: error instanceof FsError ? error.kind : 'internal',
+        });
+      }
+    }
+  };
+  const garbage = async (session: DirectorySession) => {
+    const summary = await collectGarbage(
+      { directory, session },
+      { retentionMs: directory.info.retentionMs, now: Date.now() },
+    );
+    logEvent({ event: 'gc.pass', user: session.user, ...summary });
+    return summary;
+  };
   const sessions = new Map<string, DirectorySession>();
   const api = buildLocalApi({
     token: apiToken,
@@ -211,6 +247,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     store,
     blocksFor,
     repair,
+    collectGarbage: garbage,
     sessions,
   });
   const cleanup = async () => {
@@ -218,6 +255,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     await blocks.close();
     await api.close();
     await store.close();
+    await refs.close();
     await directory.close();
   };
   const portOf = (server: { address(): unknown }, fallback: number) => {
@@ -268,22 +306,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   const scheduler = startRepairScheduler({
     livePeers: async () => (await liveAddresses('peers')).map((p) => toBase64url(p.key)),
     // One pass per logged-in user (any of their live sessions can sign the capabilities).
-    runPasses: async () => {
-      const byUser = new Map<string, DirectorySession>();
-      for (const session of sessions.values())
-        if (session.expiresAt > Date.now()) byUser.set(session.user, session);
-      for (const session of byUser.values()) {
-        try {
-          await repair(session, { audit: false });
-        } catch (error) {
-          logEvent({
-            event: 'repair.failed',
-            user: session.user,
-            kind: error instanceof FsError ? error.kind : 'internal',
-          });
-        }
-      }
-    },
+    runPasses: () => forEachLoggedInUser('repair', (session) => repair(session, { audit: false })),
     graceMs,
     intervalMs: Math.min(30_000, Math.max(1_000, graceMs / 2)),
     onError: (error) =>
@@ -292,6 +315,29 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
         kind: error instanceof FsError ? error.kind : 'internal',
       }),
   });
+  // Also only once registered: the directory shows its release log to registered peers only.
+  const sweeper = startReleaseSweeper({
+    fetchPage: async (after) => {
+      const record = signPeerRecord(key, { address, capacity, time: Date.now() });
+      const answer = await directory.call<ReleasesResponse>(
+        'GET',
+        `${routes.releases}?after=${after}`,
+        undefined,
+        undefined,
+        { headers: { [peerRecordHeader]: toBase64url(record) } },
+      );
+      return releasePageOf(answer);
+    },
+    userKey: issuerKey,
+    refs,
+    store,
+    statePath: join(options.dataDir, 'release-sweep.json'),
+    intervalMs: options.releaseSweepMs ?? 60_000,
+    log: logEvent,
+  });
+  // Trash past retention is purged (blocks released first) hourly for users logged in here.
+  const garbageTimer = setInterval(() => void forEachLoggedInUser('gc', garbage), 3_600_000);
+  garbageTimer.unref();
   const timer = setInterval(() => {
     heartbeat().catch((err: unknown) =>
       logEvent({
@@ -313,6 +359,8 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       closed = true;
       clearInterval(timer);
       scheduler.stop();
+      clearInterval(garbageTimer);
+      await sweeper.stop();
       await cleanup();
     },
   };

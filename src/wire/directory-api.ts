@@ -59,7 +59,27 @@ export const routes = {
   trashEntry: '/v1/trash/:id',
   peers: '/v1/peers',
   heartbeat: '/v1/peers/heartbeat',
+  releases: '/v1/releases',
 } as const;
+
+/**
+ * Header carrying a reader's credentials on `GET /v1/releases`: the base64url of a fresh
+ * `peer-record` signed by a registered peer (the same format as its heartbeat). Peers have no
+ * user session; the release log names users and file ids, so only registered peers may read it.
+ */
+export const peerRecordHeader = 'x-peervault-peer-record';
+
+/** Largest signed `block-release` envelope (1024 block ids fit in about 46 KiB). */
+export const maxReleaseBytes = 64 * 1024;
+
+/** Releases in one page of `GET /v1/releases`: the default, and the most a reader may ask. */
+export const releasePage = { default: 256, max: 512 } as const;
+
+/** A decimal query parameter (query strings are text); bounded so it converts exactly. */
+const decimal = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,14})$/, 'a decimal number')
+  .transform(Number);
 
 export const schemas = {
   registerStart: z.strictObject({ user: userName, request: opaqueMessage }),
@@ -89,6 +109,11 @@ export const schemas = {
   heartbeat: z.strictObject({ record: b64(1024) }),
   idParam: z.strictObject({ id: fileId }),
   userParam: z.strictObject({ user: userName }),
+  postRelease: z.strictObject({ envelope: b64(maxReleaseBytes) }),
+  listReleases: z.strictObject({
+    after: decimal.optional(),
+    limit: decimal.pipe(z.number().int().min(1).max(releasePage.max)).optional(),
+  }),
 } as const;
 
 /** Response bodies. */
@@ -100,6 +125,8 @@ export interface InfoResponse {
   opaquePublicKey: string;
   registration: 'open' | 'invite';
   time: number;
+  /** How long deleted entries stay in the trash before owners' agents purge them. */
+  retentionMs: number;
 }
 export interface LoginStartResponse {
   loginId: string;
@@ -109,6 +136,16 @@ export interface LoginFinishResponse {
   session: string;
   expiresAt: number;
   sealedKeys: string;
+}
+/** `POST /v1/releases`: where the release landed in the log. */
+export interface PostReleaseResponse {
+  seq: number;
+}
+/** `GET /v1/releases`: a page of the log, and the `after` that reads the next page. */
+export interface ReleasesResponse {
+  releases: { seq: number; envelope: string }[];
+  /** The last `seq` on this page, or the `after` asked for when the page is empty. */
+  next: number;
 }
 export interface EntryResponse {
   envelope: string;

@@ -42,6 +42,8 @@ export async function startProcessNetwork(options: {
   peers: number;
   replicas?: number;
   capacity?: string;
+  /** Extra arguments for `peervault directory`. */
+  directoryArgs?: readonly string[];
   /** Extra arguments for every `peervault peer`. */
   peerArgs?: readonly string[];
 }): Promise<ProcessNetwork> {
@@ -52,6 +54,7 @@ export async function startProcessNetwork(options: {
     join(root, 'directory'),
     '--listen',
     '127.0.0.1:0',
+    ...(options.directoryArgs ?? []),
     '--json',
   ]);
   const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;

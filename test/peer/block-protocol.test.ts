@@ -726,3 +726,73 @@ describe('on the wire', () => {
     expect(wire.includes(Buffer.from(block.bytes.subarray(100, 164)))).toBe(false);
   });
 });
+
+describe('onStored: who stored each block', () => {
+  const storedBy: { id: BlockId; issuer: UserName; file: string }[] = [];
+  let recording: PeerAddress;
+  let recordingStore: BlockStore;
+
+  beforeAll(async () => {
+    recordingStore = createMemoryBlockStore({ capacity: 64 * 1024 * 1024 });
+    const app = buildBlockServer({
+      identity: serverTls,
+      store: recordingStore,
+      self: serverKey.publicKey,
+      issuerKey: (user) => {
+        const key = userKeys.get(user);
+        return key === undefined
+          ? Promise.reject(new FsError('not-exist', 'no such user', { op: 'keys' }))
+          : Promise.resolve(key);
+      },
+      peerAllowed: (key) => Promise.resolve(Buffer.from(key).equals(clientKey.publicKey)),
+      onRefusal: () => undefined,
+      onStored: (id, cap) => storedBy.push({ id, issuer: cap.issuer, file: cap.file }),
+      now: () => Date.now(),
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    closers.push(() => app.close());
+    recording = { address: `127.0.0.1:${portOf(app)}`, key: serverKey.publicKey };
+  });
+  beforeEach(() => {
+    storedBy.length = 0;
+  });
+
+  it("is told the verified capability's issuer and file after a put", async () => {
+    const block = sealedBlock();
+    await client.put(recording, block.id, block.parts, capability({ blocks: [block.id] }));
+    expect(storedBy).toEqual([{ id: block.id, issuer: alice, file: fileId }]);
+  });
+
+  it('is not called for a refused put, nor for reads', async () => {
+    const block = sealedBlock();
+    const other = sealedBlock();
+    await expectKindAsync(
+      'permission',
+      client.put(
+        recording,
+        block.id,
+        block.parts,
+        capability({ blocks: [block.id], signer: malloryKey }),
+      ),
+    );
+    await expectKindAsync(
+      'integrity',
+      client.put(recording, block.id, other.parts, capability({ blocks: [block.id] })),
+    );
+    await expectKindAsync(
+      'permission',
+      newClient(strangerTls).put(
+        recording,
+        block.id,
+        block.parts,
+        capability({ blocks: [block.id] }),
+      ),
+    );
+    expect(await recordingStore.has(block.id)).toBe(false);
+    await recordingStore.put(other.id, other.parts);
+    const cap = capability({ blocks: [other.id] });
+    await client.get(recording, other.id, cap);
+    await client.has(recording, other.id, cap);
+    expect(storedBy).toEqual([]);
+  });
+});

@@ -7,11 +7,12 @@ import { FsError } from '../../interface/errors.js';
 import { inviteHash } from '../../directory/routes/accounts.js';
 import { loadOrCreateDirectoryKeys } from '../../directory/keys.js';
 import { openDirectoryStore, startDirectory } from '../../directory/service.js';
-import { parseFlags } from '../args.js';
+import { parseDuration, parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 
 const help = `Usage:
-  peervault directory [--data DIR] [--listen HOST:PORT] [--database URL] [--registration open|invite] [--json]
+  peervault directory [--data DIR] [--listen HOST:PORT] [--database URL] [--registration open|invite]
+                     [--retention T] [--json]
   peervault directory init [--data DIR] [--json]
   peervault directory invite [--data DIR] [--database URL] [--days N]
 
@@ -23,6 +24,8 @@ fingerprint it prints.
   --listen HOST:PORT  address to serve on (default 127.0.0.1:7400; port 0 picks a free one)
   --database URL      use PostgreSQL (postgres://…) instead of SQLite; also DATABASE_URL
   --registration M    "open" (default) or "invite" (new accounts need an invite code)
+  --retention T       how long deleted files stay in the trash before their owners' agents
+                      purge them and release their blocks, e.g. 7d (default 30d)
   --json              print one JSON line {"url", "fingerprint"} when ready
 
   init     make the keys if missing and print the fingerprint, without serving
@@ -41,10 +44,15 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       listen: { type: 'string' },
       database: { type: 'string' },
       registration: { type: 'string' },
+      retention: { type: 'string' },
       json: { type: 'boolean' },
     },
     'directory',
   );
+  const retention =
+    flags.retention === undefined
+      ? {}
+      : { retentionMs: parseDuration(flags.retention, '--retention') };
   const registration = flags.registration ?? 'open';
   if (registration !== 'open' && registration !== 'invite') {
     throw new FsError('invalid', '--registration is "open" or "invite"', { op: 'directory' });
@@ -53,7 +61,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     dataDir: flags.data ?? defaultData,
     ...(flags.listen === undefined ? {} : { listen: flags.listen }),
     ...(flags.database === undefined ? {} : { database: flags.database }),
-    config: { registration },
+    config: { registration, ...retention },
   });
   if (flags.json) {
     io.out(JSON.stringify({ url: running.url, fingerprint: running.fingerprint }));

@@ -3,12 +3,13 @@
  */
 import { FsError } from '../../interface/errors.js';
 import { startPeer } from '../../peer/service.js';
-import { parseFlags } from '../args.js';
+import { parseDuration, parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 
 const help = `Usage:
   peervault peer --directory URL#FINGERPRINT [--data DIR] [--listen HOST:PORT] [--api HOST:PORT]
-                 [--capacity SIZE] [--replicas N] [--repair-grace T] [--json]
+                 [--capacity SIZE] [--replicas N] [--repair-grace T]
+                 [--sweep-interval T] [--json]
 
 Runs a peer: it stores other users' encrypted blocks and serves them over mutual TLS 1.3 to
 peers holding a valid capability, registers and heartbeats with the directory, and serves the
@@ -24,6 +25,8 @@ local API (127.0.0.1, with the token in DIR/api-token) that the shell and other 
   --repair-grace T    how long a peer must be gone before the blocks of users logged in here
                       are copied elsewhere, e.g. 30s, 10m, 2h (default 10m); a peer that
                       joins triggers a repair pass at once
+  --sweep-interval T  how often to read the directory's log of released blocks and delete
+                      the ones this peer holds (default 1m)
   --json              print one JSON line {"listen", "api", "fingerprint"} when ready`;
 
 const units: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -52,20 +55,6 @@ function parseReplicas(text: string): number {
   return value;
 }
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses durations such as 30s, 10m, 2h or 500ms. @throws FsError `invalid` */
-export function parseDuration(text: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  const value = match ? Number(match[1]) * durationUnits[match[2]!]! : NaN;
-  if (!Number.isFinite(value) || value > 30 * 24 * 3_600_000) {
-    throw new FsError('invalid', `${flag} wants a duration such as 30s, 10m or 2h, not "${text}"`, {
-      op: 'peer',
-    });
-  }
-  return Math.round(value);
-}
-
 async function run(args: readonly string[], io: CommandIo): Promise<number> {
   const { flags } = parseFlags(
     args,
@@ -77,6 +66,7 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
       capacity: { type: 'string' },
       replicas: { type: 'string' },
       'repair-grace': { type: 'string' },
+      'sweep-interval': { type: 'string' },
       json: { type: 'boolean' },
     },
     'peer',
@@ -99,6 +89,9 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
     ...(flags['repair-grace'] === undefined
       ? {}
       : { repairGraceMs: parseDuration(flags['repair-grace'], '--repair-grace') }),
+    ...(flags['sweep-interval'] === undefined
+      ? {}
+      : { releaseSweepMs: parseDuration(flags['sweep-interval'], '--sweep-interval') }),
   });
   if (flags.json)
     io.out(JSON.stringify({ listen: peer.listen, api: peer.api, fingerprint: peer.fingerprint }));

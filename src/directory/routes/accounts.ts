@@ -42,6 +42,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContex
       opaquePublicKey: opaque.server.getPublicKey(keys.opaqueSetup),
       registration: config.registration,
       time: ctx.now(),
+      retentionMs: config.retentionMs,
     };
     return info;
   });

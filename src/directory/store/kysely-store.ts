@@ -7,6 +7,7 @@
  *   `useNonce` is an insert against a primary key, `takeLoginState` a `DELETE … RETURNING`,
  *   `addFailure` one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, `claimAttempt` the same
  *   with a `WHERE` on the update;
+ * - the release log's seq must become visible in order: see `appendRelease`;
  * - multi-statement changes (`createUser`, `createEntry`, `updateEntry`, purges) run in one
  *   transaction. On PostgreSQL that is a READ COMMITTED transaction whose first write takes the
  *   row lock and re-checks its `WHERE` after waiting (so `UPDATE … WHERE version = ?` is a
@@ -29,6 +30,7 @@ import type {
   KeyLogRecord,
   LoginStateRecord,
   PeerRecord,
+  ReleaseRecord,
   SessionRecord,
   ThrottleRecord,
   UserRecord,
@@ -38,6 +40,7 @@ import { type FileId, parseFileId } from '../../interface/ids.js';
 import { parseUserName, type UserName } from '../../interface/names.js';
 import { migrate, type StoreEngine } from './migrations.js';
 import type {
+  BlockReleasesTable,
   Database,
   EntriesTable,
   EntryVersionsTable,
@@ -273,6 +276,15 @@ function peerFromRow(row: Selectable<PeersTable>): PeerRecord {
     registeredAt: row.registered_at,
     lastSeen: row.last_seen,
     record: fromDb(row.record),
+  };
+}
+
+function releaseFromRow(row: Selectable<BlockReleasesTable>): ReleaseRecord {
+  return {
+    seq: row.seq,
+    user: userOf(row.user_name),
+    envelope: fromDb(row.envelope),
+    createdAt: row.created_at,
   };
 }
 
@@ -884,6 +896,46 @@ class KyselyDirectoryStore implements DirectoryStore {
         .execute(),
     );
     return rows.map(peerFromRow);
+  }
+
+  // Block releases
+
+  async appendRelease(user: UserName, envelope: Uint8Array, now: number): Promise<number> {
+    // Readers page through the log with "seq > the last one I saw", so a release must never
+    // become visible after one with a larger seq: that reader would skip it for good. SQLite
+    // has one writer at a time, so an insert's seq and its commit come in the same order.
+    // PostgreSQL hands out identity values outside transactions, so two concurrent appends
+    // could commit in the opposite order; an EXCLUSIVE table lock (which blocks other writers
+    // until commit, never plain readers) serialises appends from every process.
+    const insert = (db: Kysely<Database>) =>
+      db
+        .insertInto('block_releases')
+        .values({ user_name: user, envelope: toDb(envelope), created_at: now })
+        .returning('seq')
+        .executeTakeFirstOrThrow();
+    const row = await this.#run('store.appendRelease', (db) =>
+      this.#engine === 'postgres'
+        ? this.#transaction(async (trx) => {
+            await sql`lock table block_releases in exclusive mode`.execute(trx);
+            return insert(trx);
+          })
+        : insert(db),
+    );
+    return row.seq;
+  }
+
+  async listReleases(after: number, limit: number): Promise<ReleaseRecord[]> {
+    if (limit < 1) return [];
+    const rows = await this.#run('store.listReleases', (db) =>
+      db
+        .selectFrom('block_releases')
+        .selectAll()
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map(releaseFromRow);
   }
 }
 

@@ -235,9 +235,40 @@ function initial(engine: StoreEngine): Migration {
   };
 }
 
+/**
+ * The block-release log (garbage collection). `seq` comes from the database and is never
+ * reused: AUTOINCREMENT on SQLite (plain INTEGER PRIMARY KEY may reuse the largest rowid after a
+ * delete), an identity column on PostgreSQL. That appends become visible in `seq` order is the
+ * store's job (see `appendRelease`), not the schema's.
+ */
+function blockReleases(engine: StoreEngine): Migration {
+  const t = columnTypes(engine);
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('block_releases')
+        .$call((table) =>
+          engine === 'postgres'
+            ? table.addColumn('seq', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+            : table.addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement()),
+        )
+        .addColumn('user_name', 'text', (c) => c.notNull().references('users.name'))
+        .addColumn('envelope', t.bytes, (c) => c.notNull())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        // STRICT, as in 0001: SQLite refuses a value of the wrong type instead of storing it.
+        .$call((table) => (engine === 'sqlite' ? table.modifyEnd(sql`strict`) : table))
+        .execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('block_releases').execute();
+    },
+  };
+}
+
 /** Every migration, by name, for one engine. Names sort in the order they apply. */
 export function migrationsFor(engine: StoreEngine): Record<string, Migration> {
-  return { '0001-initial': initial(engine) };
+  return { '0001-initial': initial(engine), '0002-block-releases': blockReleases(engine) };
 }
 
 function provider(engine: StoreEngine): MigrationProvider {

@@ -6,6 +6,7 @@
  *
  * Column names avoid SQL keywords (`user`, `right`) so that hand-written SQL never needs quoting.
  */
+import type { Generated } from 'kysely';
 
 /** Accounts. */
 export interface UsersTable {
@@ -111,6 +112,18 @@ export interface PeersTable {
   record: Uint8Array;
 }
 
+/**
+ * The block-release log (migration 0002): signed `block-release` envelopes in the order they
+ * were appended. `seq` is assigned by the database (SQLite AUTOINCREMENT, PostgreSQL identity),
+ * so it is never reused, not even after rows are deleted.
+ */
+export interface BlockReleasesTable {
+  seq: Generated<number>;
+  user_name: string;
+  envelope: Uint8Array;
+  created_at: number;
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable;
@@ -124,4 +137,5 @@ export interface Database {
   entry_versions: EntryVersionsTable;
   entry_grants: EntryGrantsTable;
   peers: PeersTable;
+  block_releases: BlockReleasesTable;
 }
