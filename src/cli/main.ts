@@ -5,13 +5,56 @@
 import { createRequire } from 'node:module';
 import { isFsError, kindHints } from '../interface/errors.js';
 import type { Command, CommandIo } from './command.js';
+import {
+  loginCommand,
+  logoutCommand,
+  passwdCommand,
+  registerCommand,
+  whoamiCommand,
+} from './commands/account.js';
 import { demoCommand } from './commands/demo.js';
 import { directoryCommand } from './commands/directory.js';
+import {
+  getCommand,
+  lsCommand,
+  mkdirCommand,
+  putCommand,
+  readCommand,
+  rmCommand,
+  rmdirCommand,
+  statCommand,
+  writeCommand,
+} from './commands/files.js';
+import { peersCommand, repairCommand, statusCommand } from './commands/network.js';
 import { peerCommand } from './commands/peer.js';
+import { shellCommand } from './commands/shell.js';
 import { exitCodes, usageExitCode } from './exit-codes.js';
+import { ownHint } from './hinted-error.js';
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [demoCommand, directoryCommand, peerCommand];
+export const commands: readonly Command[] = [
+  demoCommand,
+  directoryCommand,
+  peerCommand,
+  shellCommand,
+  registerCommand,
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
+  passwdCommand,
+  lsCommand,
+  mkdirCommand,
+  putCommand,
+  getCommand,
+  readCommand,
+  writeCommand,
+  rmCommand,
+  rmdirCommand,
+  statCommand,
+  peersCommand,
+  statusCommand,
+  repairCommand,
+];
 
 const processIo: CommandIo = {
   out: (text) => process.stdout.write(text + '\n'),
@@ -38,6 +81,9 @@ function usage(): string {
     'Options:',
     '  -h, --help     show help (also: peervault <command> --help)',
     '  -V, --version  show the version',
+    '',
+    'The one-shot commands (register … repair) talk to the local peer; start with',
+    '`peervault login --user NAME`. Each takes --json for one JSON document on standard output.',
   ].join('\n');
 }
 
@@ -66,7 +112,8 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
     return await command.run(rest, io);
   } catch (err) {
     if (isFsError(err)) {
-      io.err(`peervault ${name}: ${err.message}. ${kindHints[err.kind]}`);
+      const hint = ownHint(err) ?? kindHints[err.kind];
+      io.err(`peervault ${name}: ${err.message}.${hint === '' ? '' : ` ${hint}`}`);
       return exitCodes[err.kind];
     }
     io.err(`peervault ${name}: internal error. ${kindHints.internal}`);

@@ -33,9 +33,11 @@ describe('peervault binary', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('says plainly that the demo network is not there yet, rather than pretending', () => {
-    const run = peervault('demo');
+  it('documents the demo network, including --no-shell for scripts', () => {
+    const run = peervault('demo', '--help');
     expect(run.status).toBe(0);
-    expect(run.stdout).toContain('not yet');
+    expect(run.stdout).toContain('Usage: peervault demo');
+    expect(run.stdout).toContain('--no-shell');
+    expect(run.stdout).not.toContain('not yet');
   });
 });

@@ -1,12 +1,12 @@
 /**
  * `peervault directory`: run the directory service (the seed's "CDS"), make its keys, or make
  * invite codes.
+ *
+ * The services are imported when a command runs, not when the CLI starts: they pull in the
+ * web server, the databases and OPAQUE, which every other `peervault` command would pay for.
  */
 import { randomBytes } from 'node:crypto';
 import { FsError } from '../../interface/errors.js';
-import { inviteHash } from '../../directory/routes/accounts.js';
-import { loadOrCreateDirectoryKeys } from '../../directory/keys.js';
-import { openDirectoryStore, startDirectory } from '../../directory/service.js';
 import { parseDuration, parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 
@@ -57,6 +57,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   if (registration !== 'open' && registration !== 'invite') {
     throw new FsError('invalid', '--registration is "open" or "invite"', { op: 'directory' });
   }
+  const { startDirectory } = await import('../../directory/service.js');
   const running = await startDirectory({
     dataDir: flags.data ?? defaultData,
     ...(flags.listen === undefined ? {} : { listen: flags.listen }),
@@ -86,6 +87,7 @@ async function init(args: readonly string[], io: CommandIo): Promise<number> {
     'directory init',
   );
   const dataDir = flags.data ?? defaultData;
+  const { loadOrCreateDirectoryKeys } = await import('../../directory/keys.js');
   const { keys, created } = await loadOrCreateDirectoryKeys(dataDir);
   if (flags.json) io.out(JSON.stringify({ fingerprint: keys.fingerprint, created, data: dataDir }));
   else
@@ -107,6 +109,8 @@ async function invite(args: readonly string[], io: CommandIo): Promise<number> {
       op: 'directory invite',
     });
   }
+  const { openDirectoryStore } = await import('../../directory/service.js');
+  const { inviteHash } = await import('../../directory/routes/accounts.js');
   const store = await openDirectoryStore(flags.data ?? defaultData, flags.database);
   try {
     const code = randomBytes(15).toString('base64url');

@@ -2,7 +2,6 @@
  * `peervault peer`: run a peer (block storage for the network, and the user's agent).
  */
 import { FsError } from '../../interface/errors.js';
-import { startPeer } from '../../peer/service.js';
 import { parseDuration, parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 
@@ -79,6 +78,8 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
       { op: 'peer' },
     );
   }
+  // Imported here: the peer service is heavy, and other commands should not pay for it.
+  const { startPeer } = await import('../../peer/service.js');
   const peer = await startPeer({
     dataDir: flags.data ?? './.peervault/peer',
     directory: { url, fingerprint: fp },

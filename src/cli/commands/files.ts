@@ -1,0 +1,311 @@
+/**
+ * The file commands: `ls`, `mkdir`, `put`, `get`, `read`, `write`, `rm`, `rmdir`, `stat`. Each
+ * is one call (or one transfer) through the local peer, which does all the encryption. Remote
+ * paths are PeerVault paths: `/owner/a/b`, or relative to your own tree (`a/b`, `~/a/b`).
+ */
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { FsError } from '../../interface/errors.js';
+import type { Command } from '../command.js';
+import type { LocalApi } from '../local-api.js';
+import { formatBytes } from '../progress.js';
+import { download, upload } from '../transfer.js';
+import { commandHelp, formatTime, oneShot, positionalArgs } from '../session-options.js';
+
+export const lsCommand: Command = {
+  name: 'ls',
+  summary: 'list a directory',
+  help: commandHelp({
+    usage: 'ls [PATH]',
+    about: `Lists the directory PATH (default: your own root, ~): one name per line, directories with a
+trailing /. With --json: the array of entries {name, kind, version, owner, writer}.`,
+    session: true,
+    examples: ['peervault ls', 'peervault ls docs --json', 'peervault ls /bob/shared'],
+  }),
+  run: oneShot('ls', {}, async (ctx) => {
+    const [path = '~'] = positionalArgs(
+      ctx.positionals,
+      [],
+      ['PATH'],
+      'peervault ls [PATH]',
+      ctx.op,
+    );
+    const { api } = await ctx.session();
+    const entries = await api.list(path);
+    ctx.print(
+      entries,
+      entries.map((e) => (e.kind === 'dir' ? `${e.name}/` : e.name)),
+    );
+    return 0;
+  }),
+};
+
+export const mkdirCommand: Command = {
+  name: 'mkdir',
+  summary: 'make a directory',
+  help: commandHelp({
+    usage: 'mkdir PATH',
+    about: 'Makes the directory PATH; its parent must exist. Exits 4 when PATH already exists.',
+    session: true,
+    examples: ['peervault mkdir docs', 'peervault mkdir docs/2025'],
+  }),
+  run: oneShot('mkdir', {}, async (ctx) => {
+    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault mkdir PATH', ctx.op);
+    const { api } = await ctx.session();
+    await api.mkdir(path!);
+    ctx.print({ path }, `created ${path}/`);
+    return 0;
+  }),
+};
+
+export const putCommand: Command = {
+  name: 'put',
+  summary: 'upload a local file',
+  help: commandHelp({
+    usage: 'put LOCAL [REMOTE]',
+    about: `Uploads the local file LOCAL as a new version of REMOTE (default: LOCAL's name in your root;
+into a directory under LOCAL's name when REMOTE is one). The content is encrypted on your peer
+as it streams; a progress bar is drawn on standard error when it is a terminal.
+With --json: {path, size, version}.`,
+    session: true,
+    examples: ['peervault put ./report.pdf docs/', 'peervault put photo.jpg /alice/pics/photo.jpg'],
+  }),
+  run: oneShot('put', {}, async (ctx) => {
+    const [local, remote] = positionalArgs(
+      ctx.positionals,
+      ['LOCAL'],
+      ['REMOTE'],
+      'peervault put LOCAL [REMOTE]',
+      ctx.op,
+    );
+    const { api } = await ctx.session();
+    const target = remote ?? baseName(local!, ctx.op);
+    const result = await upload(api, local!, target, { progress: process.stderr });
+    ctx.print(
+      { path: result.path, size: result.size, version: result.version },
+      `uploaded ${local} to ${result.path} (${formatBytes(result.size)}, version ${result.version})`,
+    );
+    return 0;
+  }),
+};
+
+export const getCommand: Command = {
+  name: 'get',
+  summary: 'download a file',
+  help: commandHelp({
+    usage: 'get REMOTE [LOCAL] [--force]',
+    about: `Downloads REMOTE to the local file LOCAL (default: REMOTE's name in the current directory;
+into a directory under REMOTE's name when LOCAL is one). LOCAL - writes the contents to standard
+output. The file appears under its name only once it is complete; an existing local file is
+kept unless --force. A progress bar is drawn on standard error when it is a terminal.
+With --json: {path, local, size, version} (not with LOCAL -).`,
+    flags: '  -f, --force         replace an existing local file',
+    session: true,
+    examples: ['peervault get docs/report.pdf', 'peervault get docs/notes.txt - | less'],
+  }),
+  run: oneShot('get', { force: { type: 'boolean', short: 'f' } }, async (ctx) => {
+    const [remote, local = '.'] = positionalArgs(
+      ctx.positionals,
+      ['REMOTE'],
+      ['LOCAL'],
+      'peervault get REMOTE [LOCAL]',
+      ctx.op,
+    );
+    if (local === '-') {
+      refuseJson(ctx.json, 'get REMOTE -', ctx.op);
+      const { api } = await ctx.session();
+      await copyOut(api, remote!, ctx.stdout);
+      return 0;
+    }
+    const { api } = await ctx.session();
+    const result = await download(api, remote!, local, {
+      progress: process.stderr,
+      overwrite: ctx.flags.force === true,
+    });
+    ctx.print(
+      { path: remote, local: result.path, size: result.size, version: result.version },
+      `downloaded ${remote} to ${result.path} (${formatBytes(result.size)}, version ${result.version})`,
+    );
+    return 0;
+  }),
+};
+
+export const readCommand: Command = {
+  name: 'read',
+  summary: 'print a file to standard output',
+  help: commandHelp({
+    usage: 'read PATH',
+    about: `Writes the contents of the file PATH to standard output, byte for byte (like \`get PATH -\`).
+--json does not apply (the output is the file itself; \`stat --json\` gives its metadata), so
+with --json only a failure is printed, as {"error": …}.`,
+    session: true,
+    examples: ['peervault read notes.txt', 'peervault read data.bin > data.bin'],
+  }),
+  run: oneShot('read', {}, async (ctx) => {
+    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault read PATH', ctx.op);
+    refuseJson(ctx.json, 'read', ctx.op);
+    const { api } = await ctx.session();
+    await copyOut(api, path!, ctx.stdout);
+    return 0;
+  }),
+};
+
+export const writeCommand: Command = {
+  name: 'write',
+  summary: 'write standard input to a file',
+  help: commandHelp({
+    usage: 'write PATH [--append]',
+    about: `Writes standard input to the file PATH as a new version (created when missing), or adds it to
+the end with --append. Since the content comes from standard input, log in for the command
+with --password-file rather than --password-stdin. With --json: {path, size, version}.`,
+    flags: '  --append            add to the end of the file instead of replacing it',
+    session: true,
+    examples: [
+      "echo 'hello' | peervault write notes.txt",
+      'date | peervault write log.txt --append',
+    ],
+  }),
+  run: oneShot('write', { append: { type: 'boolean' } }, async (ctx) => {
+    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault write PATH', ctx.op);
+    if (ctx.flags['password-stdin']) {
+      throw new FsError(
+        'invalid',
+        'write reads the content from standard input, so the password cannot come from there too; use --password-file FILE',
+        { op: ctx.op },
+      );
+    }
+    const { api } = await ctx.session();
+    const source = ctx.stdin instanceof Readable ? ctx.stdin : Readable.from(ctx.stdin);
+    const result = await api.writeFile(path!, source, ctx.flags.append ? 'append' : 'replace');
+    ctx.print(
+      { path, size: result.size, version: result.version },
+      `wrote ${path} (${formatBytes(result.size)}, version ${result.version})`,
+    );
+    return 0;
+  }),
+};
+
+export const rmCommand: Command = {
+  name: 'rm',
+  summary: 'remove a file',
+  help: commandHelp({
+    usage: 'rm PATH',
+    about: 'Removes the file PATH. For a directory, use `peervault rmdir`.',
+    session: true,
+    examples: ['peervault rm notes.txt'],
+  }),
+  run: oneShot('rm', {}, async (ctx) => {
+    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault rm PATH', ctx.op);
+    const { api } = await ctx.session();
+    await api.remove(path!);
+    ctx.print({ path, removed: 1 }, `removed ${path}`);
+    return 0;
+  }),
+};
+
+export const rmdirCommand: Command = {
+  name: 'rmdir',
+  summary: 'remove a directory',
+  help: commandHelp({
+    usage: 'rmdir [-r | --recursive] PATH',
+    about: `Removes the directory PATH, which must be empty (exit 8 otherwise), or with -r the directory
+and everything under it. With --json: {path, removed} (the number of entries removed).`,
+    flags: '  -r, --recursive     remove everything under PATH too',
+    session: true,
+    examples: ['peervault rmdir old', 'peervault rmdir -r old'],
+  }),
+  run: oneShot('rmdir', { recursive: { type: 'boolean', short: 'r' } }, async (ctx) => {
+    const [path] = positionalArgs(
+      ctx.positionals,
+      ['PATH'],
+      [],
+      'peervault rmdir [-r] PATH',
+      ctx.op,
+    );
+    const { api } = await ctx.session();
+    const removed = await api.rmdir(path!, ctx.flags.recursive === true);
+    ctx.print(
+      { path, removed },
+      removed === 1 ? `removed ${path}/` : `removed ${path}/ (${removed} entries)`,
+    );
+    return 0;
+  }),
+};
+
+export const statCommand: Command = {
+  name: 'stat',
+  summary: 'show a file or directory’s metadata',
+  help: commandHelp({
+    usage: 'stat PATH',
+    about: `Shows the kind, size, version, modification time and owner of PATH.
+With --json: {path, kind, version, size, mtime, owner} (mtime in milliseconds since 1970).`,
+    session: true,
+    examples: ['peervault stat notes.txt', 'peervault stat docs --json'],
+  }),
+  run: oneShot('stat', {}, async (ctx) => {
+    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault stat PATH', ctx.op);
+    const { api } = await ctx.session();
+    const info = await api.stat(path!);
+    ctx.print(info, [
+      `path      ${info.path}`,
+      `kind      ${info.kind}`,
+      `size      ${info.size} bytes (${formatBytes(info.size)})`,
+      `version   ${info.version}`,
+      `modified  ${formatTime(info.mtime)}`,
+      `owner     ${info.owner}`,
+    ]);
+    return 0;
+  }),
+};
+
+/** The last element of a local path, as the default remote name. */
+function baseName(local: string, op: string): string {
+  const base =
+    local
+      .replace(/[/\\]+$/, '')
+      .split(/[/\\]/)
+      .pop() ?? '';
+  if (base === '' || base === '.' || base === '..') {
+    throw new FsError('invalid', `name the remote file: peervault put ${local} REMOTE`, { op });
+  }
+  return base;
+}
+
+/** Refuses --json where the output is raw file content. */
+function refuseJson(json: boolean, what: string, op: string): void {
+  if (json) {
+    throw new FsError(
+      'invalid',
+      `--json does not apply to \`${what}\`, whose output is the file itself; use \`stat --json\` for its metadata`,
+      { op },
+    );
+  }
+}
+
+/** Streams the file `path` to `out` with backpressure; a reader that went away is not an error. */
+async function copyOut(api: LocalApi, path: string, out: NodeJS.WritableStream): Promise<void> {
+  const file = await api.readFile(path);
+  let gone = false;
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') gone = true;
+  };
+  out.on('error', onError);
+  try {
+    for await (const chunk of file.body as AsyncIterable<Buffer>) {
+      if (gone) break;
+      // once() rejects when 'error' comes first, so a closed pipe ends the wait too.
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+  } catch (err) {
+    if (!gone) {
+      throw new FsError('unavailable', `reading ${path} was interrupted; try again`, {
+        op: 'read',
+        cause: err,
+      });
+    }
+  } finally {
+    file.body.destroy();
+    // After a closed pipe, writes still queued may fail later: keep swallowing those.
+    if (!gone) out.off('error', onError);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * How the shell shows things: listings in columns or as a long table, `stat`, and the peer
+ * list. Pure functions from data to lines, so they are tested without a network.
+ */
+import type { ApiListEntry, ApiPeer, ApiStat } from '../local-api.js';
+import { formatBytes } from '../progress.js';
+
+/** A listed name as `ls` shows it: directories end in `/`. */
+export function shownName(entry: { name: string; kind: 'file' | 'dir' }): string {
+  return entry.kind === 'dir' ? `${entry.name}/` : entry.name;
+}
+
+/** Names laid out in columns, down then across, to fit `width` characters (as `ls` does). */
+export function inColumns(names: readonly string[], width: number): string[] {
+  if (names.length === 0) return [];
+  const cell = Math.max(...names.map((n) => n.length)) + 2;
+  const perRow = Math.max(1, Math.floor((width + 2) / cell));
+  const rows = Math.ceil(names.length / perRow);
+  const lines: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    let line = '';
+    for (let c = r; c < names.length; c += rows) line += names[c]!.padEnd(cell);
+    lines.push(line.trimEnd());
+  }
+  return lines;
+}
+
+/** Rows of cells as aligned text columns. */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** `ls -l`: kind, version, owner, last writer, name. */
+export function longListing(entries: readonly ApiListEntry[]): string[] {
+  return table(entries.map((e) => [e.kind, `v${e.version}`, e.owner, e.writer, shownName(e)]));
+}
+
+/** A moment as local date and time to the second: `2025-03-01 14:02:11`. */
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+/** How long ago `then` was, seen at `now`: `4s ago`, `3m ago`, `2h ago`, `5d ago`. */
+export function ago(then: number, now: number): string {
+  const s = Math.max(0, Math.round((now - then) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+/** `stat`: one field a line. */
+export function statLines(stat: ApiStat): string[] {
+  return table([
+    ['path', stat.kind === 'dir' ? `${stat.path}/` : stat.path],
+    ['kind', stat.kind],
+    ...(stat.kind === 'file' ? [['size', `${formatBytes(stat.size)} (${stat.size} bytes)`]] : []),
+    ['version', String(stat.version)],
+    ['owner', stat.owner],
+    ['modified', formatTime(stat.mtime)],
+  ]);
+}
+
+/** `peers`: fingerprint, address, capacity, last seen; this peer marked. */
+export function peerLines(peers: readonly ApiPeer[], now: number): string[] {
+  if (peers.length === 0) return ['no peers are registered'];
+  return table([
+    ['', 'FINGERPRINT', 'ADDRESS', 'CAPACITY', 'LAST SEEN'],
+    ...peers.map((p) => [
+      p.self ? '*' : '',
+      p.fingerprint,
+      p.address,
+      formatBytes(p.capacity),
+      p.self ? `${ago(p.lastSeen, now)} (this peer)` : ago(p.lastSeen, now),
+    ]),
+  ]);
+}

@@ -1,0 +1,293 @@
+/**
+ * The shell's file-system commands (the seed's touch, mkdir, ls, cat, read, rm, rmdir, and
+ * cd, pwd, stat). Each resolves typed paths against the working directory and calls the local
+ * API; failures are the API's FsErrors, which the loop prints.
+ */
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import { FsError, isFsError } from '../../interface/errors.js';
+import { formatPath, parsePath } from '../../interface/paths.js';
+import type { ApiListEntry } from '../local-api.js';
+import { readText, textOfWords } from './cat-input.js';
+import {
+  type ShellCommand,
+  type ShellContext,
+  remotePath,
+  takeFlags,
+  usageError,
+} from './context.js';
+import { inColumns, longListing, shownName, statLines } from './format.js';
+import { refuseNormalisedTwin } from './normalised-names.js';
+
+const touch: ShellCommand = {
+  name: 'touch',
+  usage: 'touch FILE',
+  summary: 'create a new, empty file (an existing one is left alone)',
+  details:
+    'The seed also granted rights here (touch FILE USER r|w|rw ...); sharing arrives in a later release.',
+  args: ['remote'],
+  async run(ctx, args) {
+    const [file, ...grants] = args;
+    if (file === undefined) throw usageError(this.usage);
+    if (grants.length > 0) {
+      throw new FsError(
+        'invalid',
+        'sharing arrives in a later release; create the file without grants for now',
+        { op: 'touch' },
+      );
+    }
+    await refuseNormalisedTwin(ctx, file);
+    try {
+      await ctx.api.writeFile(remotePath(ctx, file), new Uint8Array(0), 'create');
+    } catch (err) {
+      // The name exists (a file or a directory): like Unix touch, that is success, and the
+      // content is left alone.
+      if (isFsError(err, 'exist', 'is-dir')) return;
+      throw err;
+    }
+  },
+};
+
+const mkdir: ShellCommand = {
+  name: 'mkdir',
+  usage: 'mkdir [-p] DIR...',
+  summary: 'create a new directory (-p: and its parents)',
+  args: ['remote'],
+  async run(ctx, args) {
+    const { flags, rest } = takeFlags(args, 'p', this.usage);
+    if (rest.length === 0) throw usageError(this.usage);
+    for (const dir of rest) {
+      await refuseNormalisedTwin(ctx, dir);
+      const path = parsePath(dir, ctx.user, ctx.cwd);
+      const steps = flags.has('p')
+        ? path.elements.map((_, i) => ({
+            owner: path.owner,
+            elements: path.elements.slice(0, i + 1),
+          }))
+        : [path];
+      for (const step of steps) {
+        try {
+          await ctx.api.mkdir(formatPath(step));
+        } catch (err) {
+          if (!(flags.has('p') && isFsError(err, 'exist'))) throw err;
+        }
+      }
+    }
+  },
+};
+
+const ls: ShellCommand = {
+  name: 'ls',
+  usage: 'ls [-l] [PATH]',
+  summary: 'list files and directories (-l: kind, version, owner, writer)',
+  args: ['remote'],
+  async run(ctx, args) {
+    const { flags, rest } = takeFlags(args, 'l', this.usage);
+    if (rest.length > 1) throw usageError(this.usage);
+    const typed = rest[0] ?? '.';
+    const path = remotePath(ctx, typed);
+    let entries: ApiListEntry[];
+    try {
+      entries = await ctx.api.list(path);
+    } catch (err) {
+      if (!isFsError(err, 'not-dir')) throw err;
+      // `ls FILE` shows the file, as Unix ls does. stat does not say who wrote last: "-".
+      const stat = await ctx.api.stat(path);
+      entries = [
+        { name: typed, kind: stat.kind, version: stat.version, owner: stat.owner, writer: '-' },
+      ];
+    }
+    const lines = flags.has('l')
+      ? longListing(entries)
+      : ctx.interactive
+        ? inColumns(entries.map(shownName), columnsOf(ctx.output))
+        : entries.map(shownName);
+    for (const line of lines) ctx.out(line);
+  },
+};
+
+/** The terminal's width, or 80. */
+function columnsOf(output: NodeJS.WritableStream): number {
+  return (output as { columns?: number }).columns || 80;
+}
+
+/** Checks, before text is typed, that `raw` can take it: it is not a directory. */
+async function checkWritable(ctx: ShellContext, raw: string): Promise<void> {
+  await refuseNormalisedTwin(ctx, raw);
+  const path = remotePath(ctx, raw);
+  const stat = await ctx.api.stat(path).catch((err: unknown) => {
+    if (isFsError(err, 'not-exist')) return undefined;
+    throw err;
+  });
+  if (stat?.kind === 'dir') {
+    throw new FsError('is-dir', `${path} is a directory`, { op: 'cat', path });
+  }
+}
+
+const cat: ShellCommand = {
+  name: 'cat',
+  usage: 'cat [-a] FILE [TEXT...]',
+  summary: 'write text to a file (-a: append to it)',
+  details: [
+    'With TEXT, stores TEXT (and a newline) as the file content.',
+    'Without it, stores the lines that follow, up to a line holding only "." (or the end of input).',
+  ].join('\n'),
+  args: ['remote'],
+  async run(ctx, args) {
+    const { flags, rest } = takeFlags(args, 'a', this.usage);
+    const [file, ...words] = rest;
+    if (file === undefined) throw usageError(this.usage);
+    const mode = flags.has('a') ? 'append' : 'replace';
+    let text: string;
+    if (words.length > 0) {
+      text = textOfWords(words);
+      await refuseNormalisedTwin(ctx, file);
+    } else if (ctx.interactive) {
+      // Fail before asking for text that could not be stored.
+      await checkWritable(ctx, file);
+      ctx.out('(end the text with a line holding only ".")');
+      text = await readText(() => ctx.readLine('> '));
+    } else {
+      // The text lines follow in the input whatever happens, so they are always consumed
+      // first: a failure must not turn them into commands.
+      text = await readText(() => ctx.readLine(''));
+      await refuseNormalisedTwin(ctx, file);
+    }
+    await ctx.api.writeFile(remotePath(ctx, file), Buffer.from(text, 'utf8'), mode);
+  },
+};
+
+/** Streams `body` to `output` with backpressure; stops when `signal` aborts. */
+async function pipeOut(
+  body: Readable,
+  output: NodeJS.WritableStream,
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  const stop = (): void => void body.destroy();
+  signal.addEventListener('abort', stop, { once: true });
+  let last: number | undefined;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (chunk.length > 0) last = chunk[chunk.length - 1];
+      if (!output.write(chunk)) await once(output as NodeJS.EventEmitter, 'drain');
+    }
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+  return last;
+}
+
+const read: ShellCommand = {
+  name: 'read',
+  usage: 'read FILE',
+  summary: 'print the contents of a file',
+  args: ['remote'],
+  async run(ctx, args) {
+    if (args.length !== 1) throw usageError(this.usage);
+    const path = remotePath(ctx, args[0]!);
+    const file = await ctx.api.readFile(path);
+    let last: number | undefined;
+    try {
+      last = await pipeOut(file.body, ctx.output, ctx.signal);
+    } catch (err) {
+      if (isFsError(err) || ctx.signal.aborted) throw err;
+      throw new FsError('unavailable', `reading ${path} was interrupted; try again`, {
+        op: 'read',
+        cause: err,
+      });
+    }
+    // At a terminal, keep the prompt off the last line of a file that has no final newline.
+    if (ctx.interactive && last !== undefined && last !== 0x0a) ctx.output.write('\n');
+  },
+};
+
+const rm: ShellCommand = {
+  name: 'rm',
+  usage: 'rm FILE...',
+  summary: 'delete a file',
+  args: ['remote'],
+  async run(ctx, args) {
+    if (args.length === 0) throw usageError(this.usage);
+    for (const file of args) await ctx.api.remove(remotePath(ctx, file));
+  },
+};
+
+const rmdir: ShellCommand = {
+  name: 'rmdir',
+  usage: 'rmdir [-r] DIR',
+  summary: 'delete a directory (-r: with everything in it)',
+  args: ['remote'],
+  async run(ctx, args) {
+    const { flags, rest } = takeFlags(args, 'r', this.usage);
+    if (rest.length !== 1) throw usageError(this.usage);
+    const typed = rest[0]!;
+    const path = remotePath(ctx, typed);
+    let removed: number;
+    try {
+      removed = await ctx.api.rmdir(path, flags.has('r'));
+    } catch (err) {
+      if (isFsError(err, 'not-empty')) {
+        throw new FsError(
+          'not-empty',
+          `${path} is not empty; use \`rmdir -r ${typed}\` to delete it with everything in it`,
+          { op: 'rmdir', path },
+        );
+      }
+      throw err;
+    }
+    if (ctx.interactive && removed > 1) ctx.out(`removed ${path} and ${removed - 1} entries in it`);
+  },
+};
+
+const cd: ShellCommand = {
+  name: 'cd',
+  usage: 'cd [DIR]',
+  summary: 'change the working directory (alone: to your home)',
+  args: ['remote'],
+  async run(ctx, args) {
+    if (args.length > 1) throw usageError(this.usage);
+    const target = parsePath(args[0] ?? '~', ctx.user, ctx.cwd);
+    const stat = await ctx.api.stat(formatPath(target));
+    if (stat.kind !== 'dir') {
+      throw new FsError('not-dir', `${formatPath(target)} is not a directory`, { op: 'cd' });
+    }
+    ctx.cwd = target;
+  },
+};
+
+const pwd: ShellCommand = {
+  name: 'pwd',
+  usage: 'pwd',
+  summary: 'print the working directory',
+  args: [],
+  run(ctx, args) {
+    if (args.length > 0) throw usageError(this.usage);
+    ctx.out(formatPath(ctx.cwd));
+    return Promise.resolve();
+  },
+};
+
+const stat: ShellCommand = {
+  name: 'stat',
+  usage: 'stat PATH',
+  summary: 'show the kind, size, version, owner and time of a path',
+  args: ['remote'],
+  async run(ctx, args) {
+    if (args.length !== 1) throw usageError(this.usage);
+    for (const line of statLines(await ctx.api.stat(remotePath(ctx, args[0]!)))) ctx.out(line);
+  },
+};
+
+/** In the order `help` lists them: the seed's first. */
+export const fsCommands: readonly ShellCommand[] = [
+  touch,
+  mkdir,
+  ls,
+  cat,
+  read,
+  rm,
+  rmdir,
+  cd,
+  pwd,
+  stat,
+];
