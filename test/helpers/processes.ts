@@ -26,10 +26,12 @@ export function startPeervault<T>(
   args: string[],
   timeoutMs = 20_000,
   env: NodeJS.ProcessEnv = {},
+  cwd?: string,
 ): Promise<RunningProcess<T>> {
   const child = spawn(process.execPath, [bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
+    ...(cwd === undefined ? {} : { cwd }),
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,0 +1,94 @@
+/**
+ * The seed's own example, as a new user meets it: `peervault demo --no-shell` starts the
+ * network, and `peervault shell` (found through ./.peervault/demo, no flags but the login)
+ * runs the seed's commands on standard input. Every line of output is checked.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningProcess, startPeervault } from '../helpers/processes.js';
+
+const bin = fileURLToPath(new URL('../../bin/peervault.js', import.meta.url));
+
+function shell(cwd: string, user: string, password: string, lines: string[]) {
+  const child = spawn(process.execPath, [bin, 'shell', '--user', user, '--password-stdin'], {
+    cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end([password, ...lines].map((line) => `${line}\n`).join(''));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+describe("the seed's example session against the demo network", () => {
+  let cwd: string;
+  let demo: RunningProcess<{ accounts: string }>;
+  let passwords: Record<string, string>;
+
+  beforeAll(async () => {
+    cwd = mkdtempSync(join(tmpdir(), 'pv-seed-'));
+    demo = await startPeervault(['demo', '--no-shell'], 30_000, {}, cwd);
+    const accounts = JSON.parse(readFileSync(demo.ready.accounts, 'utf8')) as {
+      accounts: { user: string; password: string }[];
+    };
+    passwords = Object.fromEntries(accounts.accounts.map((a) => [a.user, a.password]));
+  }, 60_000);
+
+  afterAll(async () => {
+    await demo?.stop();
+    if (cwd) rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('touch, cat, read, rm, mkdir, rmdir, restore, revocate, quit', async () => {
+    const run = await shell(cwd, 'alice', passwords['alice']!, [
+      'touch team5.txt bob r carol w',
+      'touch team5.txt',
+      'cat team5.txt',
+      'Team 5 meets on Thursday.',
+      'Bring the laptops.',
+      '.',
+      'read team5.txt',
+      'ls',
+      'rm team5.txt',
+      'ls',
+      'mkdir pcs.txt',
+      'ls',
+      'rmdir pcs.txt',
+      'ls',
+      'restore team5.txt',
+      'revocate',
+      'quit',
+    ]);
+    expect(run.stdout).toBe(
+      ['Team 5 meets on Thursday.', 'Bring the laptops.', 'team5.txt', 'pcs.txt/', ''].join('\n'),
+    );
+    expect(run.stderr.split('\n')).toEqual([
+      'error: sharing arrives in a later release; create the file without grants for now',
+      'error: restore is not available yet: it arrives with versions and trash',
+      'error: revocate is not available yet: it arrives with key revocation',
+      '',
+    ]);
+    expect(run.code).toBe(1);
+  });
+
+  it('keeps what alice wrote from bob, through the same network', async () => {
+    const wrote = await shell(cwd, 'alice', passwords['alice']!, ['cat notes.txt private']);
+    expect(wrote).toMatchObject({ code: 0, stderr: '' });
+    const run = await shell(cwd, 'bob', passwords['bob']!, [
+      'ls /alice',
+      'read /alice/notes.txt',
+      'rm /alice/notes.txt',
+    ]);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toHaveLength(3);
+    expect(run.code).toBe(1);
+  });
+});
