@@ -92,6 +92,18 @@ export interface BlockClient {
   close(): Promise<void>;
 }
 
+/** Errors that mean "the peer could not be reached at all" (not an answer it gave). */
+const unreachableErrors = new WeakSet<FsError>();
+
+/**
+ * Whether `error` means the peer could not be reached (connection refused, reset, timed out),
+ * as opposed to an answer it gave (full, refused, not found): callers may stop placing blocks
+ * on such a peer for a while.
+ */
+export function wasUnreachable(error: unknown): boolean {
+  return error instanceof FsError && unreachableErrors.has(error);
+}
+
 /** Largest error body we read from a peer. */
 const maxErrorBodyBytes = 16 * 1024;
 /** Largest JSON success body (`{id}`, `{proof}`). */
@@ -203,11 +215,23 @@ export function createBlockClient(init: BlockClientInit): BlockClient {
         ...(extra.signal === undefined ? {} : { signal: extra.signal }),
       });
     } catch (err) {
-      if (err instanceof FsError) throw err;
-      throw new FsError('unavailable', `could not reach peer ${fingerprint(peer.key)}`, {
-        op,
-        cause: err,
-      });
+      if (err instanceof FsError) {
+        // The pinned connector's own failure to connect (a pin failure stays `integrity`).
+        if (err.kind === 'unavailable' && extra.signal?.aborted !== true)
+          unreachableErrors.add(err);
+        throw err;
+      }
+      const unreachable = new FsError(
+        'unavailable',
+        `could not reach peer ${fingerprint(peer.key)}`,
+        {
+          op,
+          cause: err,
+        },
+      );
+      // An abort is the caller's decision, not the peer's state.
+      if (extra.signal?.aborted !== true) unreachableErrors.add(unreachable);
+      throw unreachable;
     }
   };
 

@@ -16,7 +16,12 @@ import { type BlockId, shortId } from '../interface/ids.js';
 import type { BlockOp } from '../wire/capability.js';
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual } from '../crypto/bytes.js';
-import { type BlockClient, challengeProof, type PeerAddress } from './block-client.js';
+import {
+  type BlockClient,
+  challengeProof,
+  type PeerAddress,
+  wasUnreachable,
+} from './block-client.js';
 import { rankPeers } from './placement.js';
 
 /**
@@ -45,6 +50,8 @@ export interface ReplicatorInit {
   concurrency?: number;
   /** Called for a peer that served bytes that are not the block. Must not throw. */
   onBadPeer?(peer: PeerAddress, reason: BadPeerReason): void;
+  /** Called for a peer that could not be reached at all (see `wasUnreachable`). Must not throw. */
+  onUnreachable?(peer: PeerAddress): void;
   /** Called for conditions a person should know about (too few peers). Must not throw. */
   onWarning?(message: string): void;
 }
@@ -252,9 +259,15 @@ export function createReplicator(init: ReplicatorInit): Replicator {
     ranking: readonly PeerAddress[],
     slots: number,
     options: AbortOptions,
-  ): Promise<{ acked: Set<PeerAddress>; tried: number; lastError?: FsError }> => {
+  ): Promise<{
+    acked: Set<PeerAddress>;
+    tried: number;
+    unreachable: number;
+    lastError?: FsError;
+  }> => {
     const acked = new Set<PeerAddress>();
     let next = 0;
+    let unreachable = 0;
     let lastError: FsError | undefined;
     const slot = async (): Promise<void> => {
       while (next < ranking.length) {
@@ -265,13 +278,17 @@ export function createReplicator(init: ReplicatorInit): Replicator {
           return;
         } catch (error) {
           lastError = rethrowUnlessPeerFailure(error, options.signal);
+          if (wasUnreachable(lastError)) {
+            unreachable += 1;
+            init.onUnreachable?.(peer);
+          }
           // Our own mistake (a block too large): every other peer would refuse it too.
           if (lastError.kind === 'invalid') throw lastError;
         }
       }
     };
     await Promise.all(Array.from({ length: slots }, slot));
-    return { acked, tried: next, ...(lastError === undefined ? {} : { lastError }) };
+    return { acked, tried: next, unreachable, ...(lastError === undefined ? {} : { lastError }) };
   };
 
   /** The peers of `ranking` that are in `chosen`, in ranking order. */
@@ -298,6 +315,7 @@ export function createReplicator(init: ReplicatorInit): Replicator {
         return { bytes, from: peer };
       } catch (error) {
         lastError = rethrowUnlessPeerFailure(error, options.signal);
+        if (wasUnreachable(lastError)) init.onUnreachable?.(peer);
         if (lastError.kind === 'integrity') {
           bad.push(peer);
           init.onBadPeer?.(peer, 'integrity');
@@ -347,7 +365,25 @@ export function createReplicator(init: ReplicatorInit): Replicator {
       if (ranking.length === 0) {
         throw new FsError('unavailable', 'no live peers to store blocks on', { op });
       }
-      const { acked, tried, lastError } = await fill(id, parts, ranking, copies, options);
+      const { acked, tried, unreachable, lastError } = await fill(
+        id,
+        parts,
+        ranking,
+        copies,
+        options,
+      );
+      // A listed peer that cannot be reached at all is down (the directory notices only after
+      // a minute of silence): the quorum counts the peers that are there, so writes go on with
+      // fewer copies, and repair restores them once the network changes.
+      const reachable = ranking.length - unreachable;
+      if (acked.size >= 1 && acked.size < quorum && acked.size >= Math.min(quorum, reachable)) {
+        init.onWarning?.(
+          // No block id: the same message for every block, so the caller can fold repeats.
+          `${acked.size} of ${copies} replicas (` +
+            `${unreachable} listed peer${unreachable === 1 ? '' : 's'} unreachable); repair adds the rest later`,
+        );
+        return inOrder(ranking, acked);
+      }
       if (acked.size < quorum) {
         throw new FsError(
           'unavailable',

@@ -171,10 +171,46 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   // The agent reaches other peers as this peer (its TLS key is registered), carrying
   // capabilities signed by the logged-in user.
   const blockClient = createBlockClient({ identity: tls });
-  const liveAddresses = cached(5_000, async (_: 'peers') =>
-    (await directory.peers()).peers.map((p): PeerAddress => ({ address: p.address, key: p.key })),
-  );
   const replicas = options.replicas ?? 3;
+  // The live peers, cached for a few seconds so each block does not ask the directory; a list
+  // too short for R copies is refreshed after one second, so peers that just joined are used.
+  let liveCache: { peers: PeerAddress[]; at: number } | undefined;
+  const liveAddresses = async (_: 'peers'): Promise<PeerAddress[]> => {
+    const age = liveCache === undefined ? Infinity : Date.now() - liveCache.at;
+    if (
+      liveCache === undefined ||
+      age > 5_000 ||
+      (liveCache.peers.length < replicas && age > 1_000)
+    ) {
+      const peers = (await directory.peers()).peers.map((p): PeerAddress => ({
+        address: p.address,
+        key: p.key,
+      }));
+      liveCache = { peers, at: Date.now() };
+    }
+    return liveCache.peers;
+  };
+  // The same warning for every block of a large file says nothing new: once per minute.
+  const lastWarned = new Map<string, number>();
+  const warnOnce = (message: string) => {
+    const now = Date.now();
+    if ((lastWarned.get(message) ?? 0) > now - 60_000) return;
+    if (lastWarned.size > 1_000) lastWarned.clear();
+    lastWarned.set(message, now);
+    logEvent({ event: 'replication.warning', message });
+  };
+  // The directory lists a peer as live until it has been silent for a minute. A peer we could
+  // not reach at all is left out of placement for a while, so writes go to the peers that are
+  // there (with fewer copies and a warning, which repair makes up later) instead of failing
+  // until the directory notices. Reads still try every listed peer.
+  const unreachableUntil = new Map<string, number>();
+  const unreachableForMs = 30_000;
+  const placeable = async (): Promise<PeerAddress[]> => {
+    const now = Date.now();
+    return (await liveAddresses('peers')).filter(
+      (peer) => (unreachableUntil.get(toBase64url(peer.key)) ?? 0) <= now,
+    );
+  };
   const replicatorFor = (session: DirectorySession) => (file: FileId) =>
     createReplicator({
       client: blockClient,
@@ -190,17 +226,27 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       replicas,
       onBadPeer: (peer, reason) =>
         logEvent({ event: 'peer.bad', peer: peer.address, key: fingerprint(peer.key), reason }),
-      onWarning: (message) => logEvent({ event: 'replication.warning', message }),
+      onWarning: warnOnce,
+      onUnreachable: (peer) => {
+        const key = toBase64url(peer.key);
+        if ((unreachableUntil.get(key) ?? 0) <= Date.now()) {
+          logEvent({ event: 'peer.unreachable', peer: peer.address, key: fingerprint(peer.key) });
+        }
+        unreachableUntil.set(key, Date.now() + unreachableForMs);
+      },
     });
   const blocksFor = (session: DirectorySession): BlockTransport => {
     const forFile = replicatorFor(session);
     return {
       putBlock: async (file, id, parts) =>
-        void (await forFile(file).putBlock(id, parts, await liveAddresses('peers'))),
+        void (await forFile(file).putBlock(id, parts, await placeable())),
       getBlock: async (file, id) => forFile(file).getBlock(id, await liveAddresses('peers')),
     };
   };
   const repair = async (session: DirectorySession, repairOptions: { audit: boolean }) => {
+    // A pass starts from the directory's current list, never a cached one: it is often run
+    // because the list just changed.
+    liveCache = undefined;
     const summary = await repairPass({
       files: ownFileBlocks({ directory, session }),
       replicatorFor: replicatorFor(session),
@@ -304,7 +350,8 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   // Started only once this peer is registered: its first look at the live list (which is
   // cached) must include itself.
   const scheduler = startRepairScheduler({
-    livePeers: async () => (await liveAddresses('peers')).map((p) => toBase64url(p.key)),
+    // Straight from the directory: the scheduler must see joins and departures as they are.
+    livePeers: async () => (await directory.peers()).peers.map((p) => toBase64url(p.key)),
     // One pass per logged-in user (any of their live sessions can sign the capabilities).
     runPasses: () => forEachLoggedInUser('repair', (session) => repair(session, { audit: false })),
     graceMs,

@@ -358,5 +358,12 @@ describe('a peer killed in the middle of an upload', () => {
         expect(JSON.parse(outcome.body)).toMatchObject({ kind: 'unavailable' });
       expect(Buffer.compare(read.bytes, first)).toBe(0);
     }
+    // The dead peer stays in the directory's live list for up to a minute; meanwhile writes go
+    // on with the two peers that are there (fewer copies, a warning; repair adds the rest).
+    const third = Buffer.from(randomBytesFor(2 * 1024 * 1024 + 3));
+    expect((await api(peers[0]!, 'PUT', path, { bytes: third, session: onA })).status).toBe(200);
+    const again = await api(peers[1]!, 'GET', path, { session: await login(peers[1]!) });
+    expect(Buffer.compare(again.bytes, third)).toBe(0);
+    expect(peers[0]!.proc.stderr()).toContain('"event":"peer.unreachable"');
   });
 });

@@ -115,16 +115,31 @@ describe('putBlock', () => {
     sameSet(await holdersOf(block.id), expected);
   });
 
-  it('fails unavailable, saying how many acknowledged, when the quorum cannot be reached', async () => {
-    const { replicator: r } = replicator();
+  it('counts the quorum over reachable peers: a listed peer that is down means fewer copies, with a warning', async () => {
+    const unreachable: PeerAddress[] = [];
+    const { replicator: r, warnings } = replicator({
+      onUnreachable: (peer) => unreachable.push(peer),
+    });
     const block = randomBlock();
-    const error = await expectKindAsync(
-      'unavailable',
-      r.putBlock(block.id, block.bytes, [live[0]!, live[1]!, dead]),
-    );
-    expect(error.message).toMatch(/\b2 of 3\b/);
+    const holders = await r.putBlock(block.id, block.bytes, [live[0]!, live[1]!, dead]);
+    sameSet(holders, [live[0]!, live[1]!]);
+    expect(unreachable).toEqual([dead]);
+    expect(warnings.join('\n')).toMatch(/2 of 3 replicas \(1 listed peer unreachable\)/);
     await expectKindAsync('unavailable', r.putBlock(block.id, block.bytes, [dead]));
     await expectKindAsync('unavailable', r.putBlock(block.id, block.bytes, []));
+  });
+
+  it('fails unavailable, saying how many acknowledged, when reachable peers refuse', async () => {
+    const block = randomBlock();
+    // A capability for another peer: every peer answers, and refuses.
+    const refusing = replicator({
+      capability: (peer, ids, ops) => net.capability(live[4]!, ids, ops),
+    }).replicator;
+    const error = await expectKindAsync(
+      'unavailable',
+      refusing.putBlock(block.id, block.bytes, [live[0]!, live[1]!, live[4]!]),
+    );
+    expect(error.message).toMatch(/\b1 of 3\b/);
   });
 
   it("surfaces the caller's abort as an AbortError, not as a failed put", async () => {
