@@ -119,8 +119,12 @@ export class LocalApi {
     return this.session;
   }
 
-  async logout(): Promise<void> {
-    await this.#json('POST', '/v1/logout', {});
+  /**
+   * Ends this session at the peer (its keys are forgotten there); with `everywhere`, every
+   * session of the user, at every peer and device.
+   */
+  async logout(options: { everywhere?: boolean } = {}): Promise<void> {
+    await this.#json('POST', '/v1/logout', { everywhere: options.everywhere === true });
     this.session = undefined;
   }
 

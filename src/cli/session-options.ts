@@ -52,7 +52,7 @@ Output:
 
 /** Help text for {@link loginFlags} on commands that use a session. */
 export const sessionHelp = `Session: the one saved by \`peervault login\` in the peer's data directory; or log in for this
-command only (the session is not saved, and simply expires):
+command only (the session is not saved, and ends with the command):
   --user NAME         log in as NAME (a saved session of NAME is used when no password flag is given)
   --password-file F   read the password from the first line of file F
   --password-stdin    read the password from the first line of standard input
@@ -368,7 +368,7 @@ export function oneShot<S extends FlagSpec>(
         current = { api, user: base.user, location: where, saved: false };
         return current;
       };
-      return await body({
+      const code = await body({
         op,
         flags: all,
         positionals,
@@ -397,8 +397,11 @@ export function oneShot<S extends FlagSpec>(
           }
         },
       });
+      await endOneCommandSession(current);
+      return code;
     } catch (err) {
       const shown = current ? await sessionEnded(current, err, op) : err;
+      await endOneCommandSession(current);
       if (json) {
         const error = isFsError(shown)
           ? { kind: shown.kind, message: shown.message }
@@ -408,6 +411,15 @@ export function oneShot<S extends FlagSpec>(
       throw shown;
     }
   };
+}
+
+/**
+ * A session opened for one command (`--user` with a password flag) ends with it, so that the
+ * peer does not keep the user's unlocked keys for hours for nothing. Never throws.
+ */
+async function endOneCommandSession(session: Session | undefined): Promise<void> {
+  if (session === undefined || session.saved || session.api.session === undefined) return;
+  await session.api.logout().catch(() => undefined);
 }
 
 /**

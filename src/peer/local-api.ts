@@ -67,6 +67,7 @@ export interface LocalApiDeps {
 }
 
 const repairBody = z.strictObject({ audit: z.boolean().optional() });
+const logoutBody = z.strictObject({ everywhere: z.boolean().optional() });
 const pathQuery = z.strictObject({ path: z.string().min(1).max(4096) });
 const writeQuery = z.strictObject({
   path: z.string().min(1).max(4096),
@@ -192,10 +193,19 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return deps.collectGarbage(session);
   });
 
+  // Logging out forgets the session here, with its unlocked keys and the device key that signs
+  // its requests, so the directory session it stood for cannot be used by anyone any more.
+  // Only `everywhere` also ends the user's sessions at other peers and devices.
   app.post('/v1/logout', async (request) => {
     const { token, session } = sessionOf(request);
+    const parsed = logoutBody.safeParse(request.body ?? {});
+    if (!parsed.success)
+      throw new FsError('invalid', 'logout wants {"everywhere": true|false}', { op: 'logout' });
     sessions.delete(token);
-    await deps.directory.logout(session);
+    if (parsed.data.everywhere === true) {
+      await deps.directory.logout(session);
+      for (const [other, held] of sessions) if (held.user === session.user) sessions.delete(other);
+    }
     return { user: session.user };
   });
 
@@ -281,7 +291,15 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return { removed: 1 };
   });
 
+  // Expired sessions hold unlocked keys for nothing: drop them even if never used again.
+  const pruner = setInterval(() => {
+    const now = Date.now();
+    for (const [token, session] of sessions) if (session.expiresAt <= now) sessions.delete(token);
+  }, 60_000);
+  pruner.unref();
+
   app.addHook('onClose', (_instance, done) => {
+    clearInterval(pruner);
     // Forget every unlocked key when the peer stops.
     sessions.clear();
     done();

@@ -24,6 +24,7 @@ import { issueCapability } from '../../src/wire/capability.js';
 import { routes } from '../../src/wire/directory-api.js';
 import { signPeerRecord } from '../../src/wire/peer-record.js';
 import { createSelfSignedCertificate } from '../../src/wire/tls-certificate.js';
+import { LocalApi } from '../../src/cli/local-api.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 import {
@@ -279,6 +280,28 @@ describe('files through the agents of real peer processes', () => {
       expect(disk.includes(marker)).toBe(false);
       expect(disk.includes(Buffer.from('team5.txt'))).toBe(false);
     }
+  });
+
+  it("logs out at one peer without ending the same user's session at another, unless everywhere", async () => {
+    const atA = new LocalApi({ url: peers[0]!.proc.ready.api, token: peers[0]!.token });
+    const atB = new LocalApi({ url: peers[1]!.proc.ready.api, token: peers[1]!.token });
+    await atA.login('alice', goodPassword('alice'));
+    await atB.login('alice', goodPassword('alice'));
+    const tokenAtA = atA.session!;
+    await atA.logout();
+    // The peer forgot that session (and its keys) ...
+    await expect(new LocalApi(atA.endpoint, tokenAtA).whoami()).rejects.toMatchObject({
+      kind: 'permission',
+    });
+    // ... and alice at the other peer carries on.
+    expect((await atB.whoami()).user).toBe('alice');
+    expect((await atB.list('/alice')).length).toBeGreaterThanOrEqual(0);
+
+    await atA.login('alice', goodPassword('alice'));
+    await atB.logout({ everywhere: true });
+    await expect(atA.list('/alice')).rejects.toMatchObject({
+      kind: expect.stringMatching(/revoked|permission/),
+    });
   });
 
   it('keeps a file readable after one of three peers is killed (R=3)', async () => {

@@ -119,14 +119,14 @@ export const logoutCommand: Command = {
   name: 'logout',
   summary: 'end the saved session and delete it',
   help: commandHelp({
-    usage: 'logout',
-    about: `Ends the saved session: the peer forgets your unlocked keys, the directory ends every session
-of your account (on every peer), and cli-session.json is deleted. Logging out when not logged
-in is not an error.`,
+    usage: 'logout [--everywhere]',
+    about: `Ends the saved session: the peer forgets your unlocked keys and cli-session.json is deleted.
+With --everywhere the directory also ends every other session of your account, on every peer
+and device (do this when a device is lost). Logging out when not logged in is not an error.`,
     session: false,
-    examples: ['peervault logout'],
+    examples: ['peervault logout', 'peervault logout --everywhere'],
   }),
-  run: oneShot('logout', {}, async (ctx) => {
+  run: oneShot('logout', { everywhere: { type: 'boolean' } }, async (ctx) => {
     positionalArgs(ctx.positionals, [], [], 'peervault logout', ctx.op);
     const location = await ctx.locate();
     let saved: SavedSession | undefined;
@@ -141,7 +141,9 @@ in is not an error.`,
       return 0;
     }
     try {
-      await new LocalApi(location.endpoint, { ...saved }).logout();
+      await new LocalApi(location.endpoint, { ...saved }).logout({
+        everywhere: ctx.flags.everywhere === true,
+      });
     } catch (err) {
       // The peer already forgot the session (it ended, or the peer restarted): just as good.
       // When the peer cannot be reached, keep the file so that logout can be retried.
