@@ -299,9 +299,11 @@ describe('files through the agents of real peer processes', () => {
 
     await atA.login('alice', goodPassword('alice'));
     await atB.logout({ everywhere: true });
-    await expect(atA.list('/alice')).rejects.toMatchObject({
-      kind: expect.stringMatching(/revoked|permission/),
-    });
+    const ended = await atA.list('/alice').then(
+      () => undefined,
+      (err: unknown) => err as { kind?: string },
+    );
+    expect(['revoked', 'permission']).toContain(ended?.kind);
   });
 
   it('keeps a file readable after one of three peers is killed (R=3)', async () => {
