@@ -31,7 +31,7 @@ describe('startRepairScheduler', () => {
       intervalMs: 20,
       onError: (error) => errors.push(error),
     });
-    stop = started.stop;
+    stop = () => started.stop();
     return { live, passes: () => passes, overlapped: () => overlapped, errors };
   }
 
