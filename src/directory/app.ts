@@ -24,6 +24,7 @@ import { registerEntryRoutes } from './routes/entries.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerPeerRoutes } from './routes/peers.js';
 import { registerReleaseRoutes } from './routes/releases.js';
+import { registerFileAccessRoutes } from './routes/file-access.js';
 
 /** What every route handler can use. */
 export interface DirectoryContext {
@@ -161,5 +162,6 @@ export function buildDirectoryApp(
   registerEntryRoutes(app, ctx);
   registerPeerRoutes(app, ctx);
   registerReleaseRoutes(app, ctx);
+  registerFileAccessRoutes(app, ctx);
   return app;
 }

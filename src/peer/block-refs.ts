@@ -55,6 +55,8 @@ export interface BlockRefs {
    *   released after a restart, nothing worse)
    */
   record(id: BlockId, user: UserName, file: FileId): void;
+  /** The file `id` was first stored under, when known. */
+  fileOf(id: BlockId): FileId | undefined;
   /** Whether `id` was first stored by `user` under `file`. */
   matches(id: BlockId, user: UserName, file: FileId): boolean;
   /**
@@ -238,6 +240,10 @@ export async function createBlockRefs(init: BlockRefsInit): Promise<BlockRefs> {
       if (owners.has(id)) return; // the first record wins
       owners.set(id, ownerOf(user, file));
       append(putLine(id, user, file), 'record');
+    },
+    fileOf(id) {
+      const owner = owners.get(id);
+      return owner === undefined ? undefined : (owner.slice(0, fileIdChars) as FileId);
     },
     matches(id, user, file) {
       return owners.get(id) === ownerOf(user, file);

@@ -102,6 +102,12 @@ export interface BlockRoutesDeps {
    * put still succeeds, since the block is stored.
    */
   onStored?(id: BlockId, capability: Capability): void;
+  /**
+   * Checks that the capability's issuer may do `op` on blocks of the file it names (and that
+   * the block belongs to that file, where that is known).
+   * @throws FsError `permission` when not; anything else answers as its kind.
+   */
+  authorizeFile?(capability: Capability, op: BlockOp, block: BlockId): Promise<void>;
   /** The clock, in milliseconds since the epoch (tests move it). */
   now(): number;
 }
@@ -256,6 +262,8 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
           self: deps.self,
           now: deps.now(),
         });
+        // Gate 3: may the issuer use this file's blocks at all (its owner or a grantee)?
+        if (deps.authorizeFile) await deps.authorizeFile(capability, op, known.block);
         granted.set(request, capability);
       };
 

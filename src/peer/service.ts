@@ -16,8 +16,13 @@ import type { UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
 import { DirectoryClient } from '../client/directory-client.js';
-import { toBase64url } from '../wire/base64.js';
-import { peerRecordHeader, type ReleasesResponse, routes } from '../wire/directory-api.js';
+import { fromBase64url, toBase64url } from '../wire/base64.js';
+import {
+  type EntryResponse,
+  peerRecordHeader,
+  type ReleasesResponse,
+  routes,
+} from '../wire/directory-api.js';
 import { signPeerRecord } from '../wire/peer-record.js';
 import { createSelfSignedCertificate } from '../wire/tls-certificate.js';
 import {
@@ -27,6 +32,7 @@ import {
   writeFileAtomic,
 } from '../support/key-files.js';
 import { buildBlockServer } from './block-routes.js';
+import { createFileAccess } from './file-access.js';
 import { createBlockRefs } from './block-refs.js';
 import { releasePageOf, startReleaseSweeper } from './release-sweeper.js';
 import { createDiskBlockStore } from './blockstore/disk-store.js';
@@ -119,6 +125,12 @@ async function loadApiToken(dataDir: string): Promise<string> {
 /** Starts a peer and returns once it is serving and registered. */
 export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   const logEvent = options.log ?? logToStderr;
+  // Set once the block server listens; the peer's routes at the directory need a record of it.
+  let address = '';
+  /** A fresh self-signed peer record, the credential for the directory's routes for peers. */
+  const freshPeerRecordHeader = (): Record<string, string> => ({
+    [peerRecordHeader]: toBase64url(signPeerRecord(key, { address, capacity, time: Date.now() })),
+  });
   const { key } = await loadOrCreateIdentityKey(options.dataDir);
   const capacity = options.capacity ?? 10 * 1024 ** 3;
   const listen = parseHostPort(options.listen ?? '127.0.0.1:7600', '--listen');
@@ -166,6 +178,22 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     peerAllowed,
     onRefusal: (event) => logEvent({ event: 'block.refused', ...event }),
     onStored: (id, cap) => refs.record(id, cap.issuer, cap.file),
+    authorizeFile: createFileAccess({
+      fetchEntry: async (file) => {
+        const answer = await directory.call<EntryResponse>(
+          'GET',
+          routes.fileAccess.replace(':id', file),
+          undefined,
+          undefined,
+          { headers: freshPeerRecordHeader() },
+        );
+        return fromBase64url(answer.envelope, 'envelope');
+      },
+      signingKey: issuerKey,
+      storedUnder: (block) => refs.fileOf(block),
+      storedBy: (block, user, file) => refs.matches(block, user, file),
+      now: Date.now,
+    }),
     now: Date.now,
   });
   // The agent reaches other peers as this peer (its TLS key is registered), carrying
@@ -317,7 +345,6 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       ? Number(bound.port)
       : fallback;
   };
-  let address: string;
   let apiUrl: string;
   try {
     await blocks.listen({ host: listen.host, port: listen.port });
@@ -372,13 +399,12 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   // Also only once registered: the directory shows its release log to registered peers only.
   const sweeper = startReleaseSweeper({
     fetchPage: async (after) => {
-      const record = signPeerRecord(key, { address, capacity, time: Date.now() });
       const answer = await directory.call<ReleasesResponse>(
         'GET',
         `${routes.releases}?after=${after}`,
         undefined,
         undefined,
-        { headers: { [peerRecordHeader]: toBase64url(record) } },
+        { headers: freshPeerRecordHeader() },
       );
       return releasePageOf(answer);
     },

@@ -59,6 +59,7 @@ export const routes = {
   trashEntry: '/v1/trash/:id',
   peers: '/v1/peers',
   heartbeat: '/v1/peers/heartbeat',
+  fileAccess: '/v1/files/:id/access',
   releases: '/v1/releases',
 } as const;
 

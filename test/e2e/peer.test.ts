@@ -17,7 +17,9 @@ import { joinSealedChunk, sealChunk } from '../../src/crypto/chunk.js';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
 import { newFileId, newSymmetricKey } from '../../src/crypto/random.js';
 import type { IdentityKeys } from '../../src/crypto/identity.js';
+import type { BlockId, FileId } from '../../src/interface/ids.js';
 import { parseUserName } from '../../src/interface/names.js';
+import { ensureRoot } from '../../src/client/namespace.js';
 import { createBlockClient } from '../../src/peer/block-client.js';
 import { toBase64url } from '../../src/wire/base64.js';
 import { issueCapability } from '../../src/wire/capability.js';
@@ -79,15 +81,18 @@ describe('peers as real processes', () => {
     );
     return { id: blockIdOf(sealed), bytes: sealed };
   };
+  /** The file these blocks are stored under (it has no entry: a file being created). */
+  const testFile = newFileId();
   const capFor = (
     peerKey: Uint8Array,
     id: ReturnType<typeof blockIdOf>,
     ops: ('put' | 'get' | 'has' | 'challenge')[],
     issuer = alice.signing,
+    as: { user?: string; file?: FileId } = {},
   ) =>
     issueCapability(issuer, {
-      issuer: parseUserName('alice'),
-      file: newFileId(),
+      issuer: parseUserName(as.user ?? 'alice'),
+      file: as.file ?? testFile,
       ops,
       blocks: [id],
       audience: peerKey,
@@ -137,6 +142,64 @@ describe('peers as real processes', () => {
       blocks.get(address, block.id, capFor(peer.key, block.id, ['put'])),
     );
     expect(peer.proc.stderr()).toContain('block.refused');
+  });
+
+  it("lets only the file's owner or grantees use its blocks, and a block only under its own file", async () => {
+    const peer = peers[0]!;
+    const address = { address: peer.proc.ready.listen, key: peer.key };
+    const mallory = await client.register('mallory', goodPassword('mallory'));
+    const asMallory = (id: BlockId, ops: ('put' | 'get' | 'has')[], file?: FileId) =>
+      capFor(peer.key, id, ops, mallory.signing, { user: 'mallory', ...(file ? { file } : {}) });
+
+    // A block alice stored under a file that has no entry yet: only she can read it back.
+    const block = sealedBlock('alice only');
+    await blocks.put(address, block.id, block.bytes, capFor(peer.key, block.id, ['put']));
+    await expectKindAsync(
+      'permission',
+      blocks.get(address, block.id, asMallory(block.id, ['get'])),
+    );
+    await expectKindAsync(
+      'permission',
+      blocks.get(address, block.id, asMallory(block.id, ['get'], newFileId())),
+    );
+    expect(await blocks.has(address, block.id, capFor(peer.key, block.id, ['has']))).toBe(true);
+
+    // A file with an entry (alice's root): mallory may not store under it, alice may; and a
+    // block is served only under the file it was stored under, even to its owner.
+    const session = await client.login('alice', goodPassword('alice'));
+    const root = await ensureRoot({ directory: client, session });
+    const rootFile = root.body.id;
+    const mine = sealedBlock('under the root');
+    await expectKindAsync(
+      'permission',
+      blocks.put(address, mine.id, mine.bytes, asMallory(mine.id, ['put'], rootFile)),
+    );
+    await blocks.put(
+      address,
+      mine.id,
+      mine.bytes,
+      capFor(peer.key, mine.id, ['put'], alice.signing, { file: rootFile }),
+    );
+    const back = await blocks.get(
+      address,
+      mine.id,
+      capFor(peer.key, mine.id, ['get'], alice.signing, { file: rootFile }),
+    );
+    expect(Buffer.compare(back, mine.bytes)).toBe(0);
+    await expectKindAsync(
+      'permission',
+      blocks.get(address, mine.id, asMallory(mine.id, ['get'], rootFile)),
+    );
+    await expectKindAsync(
+      'permission',
+      blocks.get(
+        address,
+        block.id,
+        capFor(peer.key, block.id, ['get'], alice.signing, { file: rootFile }),
+      ),
+    );
+    expect(peer.proc.stderr()).toContain("the capability's issuer may not write this file");
+    expect(peer.proc.stderr()).toContain('this block belongs to another file');
   });
 
   it('catches a flipped bit in a stored block, reports it, and never serves it', async () => {

@@ -55,7 +55,7 @@ export async function authenticatePeer(
   if (typeof header !== 'string' || header.length === 0) {
     throw new FsError(
       'permission',
-      `reading releases needs a signed peer record in ${peerRecordHeader}`,
+      `this route is for peers: it needs a signed peer record in ${peerRecordHeader}`,
       { op },
     );
   }
