@@ -9,14 +9,17 @@
  * | `HEAD /v1/blocks/:id`             | `has`         | —                         | 200 present, 404 absent     |
  * | `POST /v1/blocks/:id/challenge`   | `challenge`   | `{nonce}` (16-64 bytes)   | `{proof}` (see below)       |
  *
- * Every request passes two gates, in this order, before its body is read:
+ * Every request passes three gates, in this order, before its body is read:
  * 1. **Who is connected**: the client's key from its mutual-TLS certificate (the handshake proved
  *    it holds the private key) must be a live peer the registry knows (`peerAllowed`).
  * 2. **What they may do**: the `x-peervault-capability` header must hold a capability signed by
  *    the current key of the user it names, addressed to this peer, unexpired, and naming this
  *    operation and this block (src/wire/capability.ts).
+ * 3. **Whose file**: the issuer must be the owner or a writer (to store) or a grantee (to read)
+ *    of the file the capability names, and a block is served only under the file it was stored
+ *    under (`authorizeFile`, src/peer/file-access.ts).
  *
- * A failure answers `{kind, op, message}` with the status of its kind (403 for both gates) and
+ * A failure answers `{kind, op, message}` with the status of its kind (403 for every gate) and
  * calls `onRefusal`, so the monitor sees forged or replayed capabilities and unknown peers.
  * The challenge proof is SHA-256(label || nonce || block) (see block-client.ts
  * `challengeProof`): only a peer that still holds the whole block can compute it for a fresh
