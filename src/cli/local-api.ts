@@ -37,6 +37,16 @@ export interface ApiStat {
   owner: string;
 }
 
+/** One entry of the trash. */
+export interface ApiTrashItem {
+  /** Its path, when its folder is live. */
+  path: string | null;
+  kind: 'file' | 'dir';
+  version: number;
+  deletedAt: number;
+  deletedBy: string;
+}
+
 /** A peer as `peers` lists it. */
 export interface ApiPeer {
   fingerprint: string;
@@ -194,6 +204,20 @@ export class LocalApi {
       `/v1/fs/dir?${query({ path, recursive: recursive ? '1' : '0' })}`,
     );
     return answer.removed;
+  }
+
+  /** The logged-in user's trash, newest deletion first. */
+  async trash(): Promise<ApiTrashItem[]> {
+    return (await this.#json<{ entries: ApiTrashItem[] }>('GET', '/v1/trash')).entries;
+  }
+
+  /** Restores a deleted file or directory (owner only); `as` restores it under another name. */
+  async restore(path: string, as?: string): Promise<number> {
+    const answer = await this.#json<{ restored: number }>('POST', '/v1/restore', {
+      path,
+      ...(as === undefined ? {} : { as }),
+    });
+    return answer.restored;
   }
 
   /** Purges the logged-in user's trash past retention, releasing the blocks first. */

@@ -22,6 +22,8 @@ import {
   readCommand,
   rmCommand,
   rmdirCommand,
+  restoreCommand,
+  trashCommand,
   statCommand,
   writeCommand,
 } from './commands/files.js';
@@ -50,6 +52,8 @@ export const commands: readonly Command[] = [
   writeCommand,
   rmCommand,
   rmdirCommand,
+  restoreCommand,
+  trashCommand,
   statCommand,
   peersCommand,
   statusCommand,

@@ -29,6 +29,8 @@ import {
 } from '../client/files.js';
 import { list, mkdir, removeTree, rmdir } from '../client/namespace.js';
 import { parsePath } from '../interface/paths.js';
+import { parseEntryName } from '../interface/names.js';
+import { listTrash, restore } from '../client/restore.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
 import type { RepairSummary } from './repair.js';
 import type { GarbageSummary } from '../client/garbage.js';
@@ -68,6 +70,10 @@ export interface LocalApiDeps {
 
 const repairBody = z.strictObject({ audit: z.boolean().optional() });
 const logoutBody = z.strictObject({ everywhere: z.boolean().optional() });
+const restoreBody = z.strictObject({
+  path: z.string().min(1).max(4096),
+  as: z.string().min(1).max(1024).optional(),
+});
 const pathQuery = z.strictObject({ path: z.string().min(1).max(4096) });
 const writeQuery = z.strictObject({
   path: z.string().min(1).max(4096),
@@ -280,6 +286,20 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     const ctx = fileContext(request);
     await removeFile(ctx, pathOf(ctx, parse(pathQuery, request.query).path));
     return { removed: 1 };
+  });
+
+  app.get('/v1/trash', async (request) => {
+    const ctx = fileContext(request);
+    return { entries: await listTrash(ctx) };
+  });
+
+  app.post('/v1/restore', async (request) => {
+    const ctx = fileContext(request);
+    const parsed = restoreBody.safeParse(request.body);
+    if (!parsed.success)
+      throw new FsError('invalid', 'restore wants {"path"} and maybe "as"', { op: 'restore' });
+    const as = parsed.data.as === undefined ? {} : { as: parseEntryName(parsed.data.as) };
+    return { restored: await restore(ctx, pathOf(ctx, parsed.data.path), as) };
   });
 
   app.delete('/v1/fs/dir', async (request) => {

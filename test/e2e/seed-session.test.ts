@@ -64,15 +64,17 @@ describe("the seed's example session against the demo network", () => {
       'rmdir pcs.txt',
       'ls',
       'restore team5.txt',
+      'read team5.txt',
+      'ls',
       'revocate',
       'quit',
     ]);
+    const content = ['Team 5 meets on Thursday.', 'Bring the laptops.'];
     expect(run.stdout).toBe(
-      ['Team 5 meets on Thursday.', 'Bring the laptops.', 'team5.txt', 'pcs.txt/', ''].join('\n'),
+      [...content, 'team5.txt', 'pcs.txt/', ...content, 'team5.txt', ''].join('\n'),
     );
     expect(run.stderr.split('\n')).toEqual([
       'error: sharing arrives in a later release; create the file without grants for now',
-      'error: restore is not available yet: it arrives with versions and trash',
       'error: revocate is not available yet: it arrives with key revocation',
       '',
     ]);
@@ -90,5 +92,42 @@ describe("the seed's example session against the demo network", () => {
     expect(run.stdout).toBe('');
     expect(run.stderr.trim().split('\n')).toHaveLength(3);
     expect(run.code).toBe(1);
+
+    // Only the owner restores: alice deletes, bob's restore is refused, alice's works.
+    expect(await shell(cwd, 'alice', passwords['alice']!, ['rm notes.txt'])).toMatchObject({
+      code: 0,
+    });
+    const bobs = await shell(cwd, 'bob', passwords['bob']!, ['restore /alice/notes.txt']);
+    expect(bobs.stderr).toBe('error: only alice can restore their files\n');
+    expect(bobs.code).toBe(1);
+    const back = await shell(cwd, 'alice', passwords['alice']!, [
+      'restore notes.txt',
+      'read notes.txt',
+    ]);
+    expect(back).toMatchObject({ code: 0, stdout: 'private\n', stderr: '' });
+  });
+
+  it('brings a deleted folder back with everything in it, and restores under another name', async () => {
+    const run = await shell(cwd, 'alice', passwords['alice']!, [
+      'mkdir box',
+      'cat box/a.txt apples',
+      'mkdir box/inner',
+      'cat box/inner/b.txt bananas',
+      'rmdir -r box',
+      'restore box',
+      'read box/a.txt',
+      'read box/inner/b.txt',
+      'cat c.txt first',
+      'rm c.txt',
+      'cat c.txt second',
+      'restore c.txt',
+      'restore c.txt --as c-old.txt',
+      'read c-old.txt',
+      'read c.txt',
+    ]);
+    expect(run.stdout).toBe('restored 4 entries\napples\nbananas\nfirst\nsecond\n');
+    expect(run.stderr).toBe(
+      'error: /alice/c.txt exists; restore under another name with --as NEWNAME\n',
+    );
   });
 });

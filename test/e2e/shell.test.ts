@@ -77,18 +77,22 @@ describe('peervault shell', () => {
       'touch pcs/notes.txt',
       'ls',
       'rmdir pcs',
-      'restore team5.txt',
       'rm pcs/notes.txt',
       'rmdir pcs',
       'rm team5.txt',
       'ls',
+      'restore team5.txt',
+      'read team5.txt',
+      'restore team5.txt',
       'quit',
       'ls',
     ]);
-    expect(run.stdout).toBe('Hello from team 5\nsecond line\nteam5.txt\npcs/\nteam5.txt\n');
+    expect(run.stdout).toBe(
+      'Hello from team 5\nsecond line\nteam5.txt\npcs/\nteam5.txt\nHello from team 5\nsecond line\n',
+    );
     expect(run.stderr).toBe(
       'error: /alice/pcs is not empty; use `rmdir -r pcs` to delete it with everything in it\n' +
-        'error: restore is not available yet: it arrives with versions and trash\n',
+        'error: /alice/team5.txt is not in your trash (only its owner can restore a file)\n',
     );
     expect(run.code).toBe(1);
   });
@@ -122,7 +126,7 @@ describe('peervault shell', () => {
     expect(run.stdout).toBe('');
     expect(run.code).toBe(1);
     const check = await shell('alice', ['read diary.txt', 'ls'], 0);
-    expect(check.stdout).toBe('dear diary\ndiary.txt\nprivate/\n');
+    expect(check.stdout).toBe('dear diary\ndiary.txt\nprivate/\nteam5.txt\n');
   });
 
   it('puts and gets a 3 MiB file byte for byte, and refuses to overwrite a local file', async () => {

@@ -203,6 +203,63 @@ export const rmCommand: Command = {
   }),
 };
 
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'restore a deleted file or directory',
+  help: commandHelp({
+    usage: 'restore PATH [--as NEWNAME]',
+    about: `Brings PATH back from your trash: the most recently deleted entry of that name in its folder
+(a directory with everything deleted below it). Only a file's owner can restore it. When a
+live entry has the name, restore under another one with --as NEWNAME. With --json:
+{path, restored} (the number of entries restored).`,
+    flags: '  --as NEWNAME        restore under this name, in the same folder',
+    session: true,
+    examples: ['peervault restore team5.txt', 'peervault restore team5.txt --as team5-old.txt'],
+  }),
+  run: oneShot('restore', { as: { type: 'string' } }, async (ctx) => {
+    const [path] = positionalArgs(
+      ctx.positionals,
+      ['PATH'],
+      [],
+      'peervault restore PATH [--as NEWNAME]',
+      ctx.op,
+    );
+    const { api } = await ctx.session();
+    const restored = await api.restore(path!, ctx.flags.as);
+    ctx.print(
+      { path, restored },
+      `restored ${path}${restored > 1 ? ` (${restored} entries)` : ''}`,
+    );
+    return 0;
+  }),
+};
+
+export const trashCommand: Command = {
+  name: 'trash',
+  summary: 'list what you deleted',
+  help: commandHelp({
+    usage: 'trash',
+    about: `Lists your trash, newest deletion first: when, by whom, and the path (when its folder still
+exists). \`peervault restore PATH\` brings an entry back until the retention period ends. With
+--json: the entries array.`,
+    session: true,
+    examples: ['peervault trash', 'peervault trash --json'],
+  }),
+  run: oneShot('trash', {}, async (ctx) => {
+    positionalArgs(ctx.positionals, [], [], 'peervault trash', ctx.op);
+    const { api } = await ctx.session();
+    const items = await api.trash();
+    ctx.print(
+      items,
+      items.map(
+        (item) =>
+          `${new Date(item.deletedAt).toISOString()}  ${item.deletedBy}  ${item.path ?? '(in a deleted folder)'}${item.kind === 'dir' ? '/' : ''}`,
+      ),
+    );
+    return 0;
+  }),
+};
+
 export const rmdirCommand: Command = {
   name: 'rmdir',
   summary: 'remove a directory',

@@ -1,6 +1,6 @@
 /**
  * The shell's commands about the account and the network: whoami, passwd, peers, repair, and
- * the seed's restore and revocate, which say plainly that they are not there yet.
+ * the seed's revocate, which says plainly that it is not there yet.
  */
 import { FsError, isFsError } from '../../interface/errors.js';
 import { type ShellCommand, takeFlags, usageError } from './context.js';
@@ -115,6 +115,5 @@ export const accountCommands: readonly ShellCommand[] = [
   passwd,
   peers,
   repair,
-  notYet('restore', 'restore FILE', 'restore a deleted file', 'versions and trash'),
   notYet('revocate', 'revocate', 'revoke your key', 'key revocation'),
 ];

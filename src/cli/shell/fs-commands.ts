@@ -279,6 +279,36 @@ const stat: ShellCommand = {
 };
 
 /** In the order `help` lists them: the seed's first. */
+const restore: ShellCommand = {
+  name: 'restore',
+  usage: 'restore FILE [--as NEWNAME]',
+  summary: 'restore a deleted file or directory (owner only; --as: under another name)',
+  args: ['remote'],
+  async run(ctx, args) {
+    const asAt = args.indexOf('--as');
+    const as = asAt === -1 ? undefined : args[asAt + 1];
+    const rest = asAt === -1 ? args : [...args.slice(0, asAt), ...args.slice(asAt + 2)];
+    if (rest.length !== 1 || (asAt !== -1 && as === undefined)) throw usageError(this.usage);
+    const restored = await ctx.api.restore(remotePath(ctx, rest[0]!), as);
+    if (restored > 1) ctx.out(`restored ${restored} entries`);
+  },
+};
+
+const trash: ShellCommand = {
+  name: 'trash',
+  usage: 'trash',
+  summary: 'list what you deleted (restore brings it back until retention ends)',
+  args: [],
+  async run(ctx, args) {
+    if (args.length > 0) throw usageError(this.usage);
+    for (const item of await ctx.api.trash()) {
+      const when = new Date(item.deletedAt).toISOString().replace('T', ' ').slice(0, 16);
+      const what = (item.path ?? '(in a deleted folder)') + (item.kind === 'dir' ? '/' : '');
+      ctx.out(`${when}  ${item.deletedBy}  ${what}`);
+    }
+  },
+};
+
 export const fsCommands: readonly ShellCommand[] = [
   touch,
   mkdir,
@@ -287,6 +317,8 @@ export const fsCommands: readonly ShellCommand[] = [
   read,
   rm,
   rmdir,
+  restore,
+  trash,
   cd,
   pwd,
   stat,

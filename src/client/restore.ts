@@ -1,0 +1,270 @@
+/**
+ * The trash and restore (the original request: "restore team5.txt"; only the owner may). A
+ * deleted entry stays in its owner's trash, with its whole history, until retention expires;
+ * restoring writes its next version, signed by the owner, with the deletion cleared. The
+ * directory refuses a restore by anyone but the owner, and readers verify the signature, so a
+ * misbehaving directory cannot restore on its own either.
+ *
+ * A file comes back as a new version with its content sealed again (versions are bound to their
+ * number). A trashed entry is found by its path: its parent must be live (restore the parent first), and
+ * its name is decrypted with the parent's name key. A directory comes back with everything in
+ * the trash below it.
+ */
+import { FsError } from '../interface/errors.js';
+import type { FileId } from '../interface/ids.js';
+import { type EntryName, parseEntryName } from '../interface/names.js';
+import { formatPath, type PathName } from '../interface/paths.js';
+import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
+import { fromBase64url, toBase64url } from '../wire/base64.js';
+import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import {
+  fileChunkSize,
+  openFileMeta,
+  readFileBlocks,
+  sealFileMeta,
+  writeFileBlocks,
+} from './file-codec.js';
+import type { FileContext } from './files.js';
+import { type EntryResponse, routes } from '../wire/directory-api.js';
+import { chainHash } from '../wire/key-log.js';
+import {
+  type AgentContext,
+  openOwnTrashEntry,
+  resolve,
+  type ResolvedEntry,
+  walkOwnTree,
+} from './namespace.js';
+
+type TrashAnswer = EntryResponse & { id: FileId };
+
+/** One entry of the caller's trash. */
+export interface TrashItem {
+  /** Its path when its parent is live; otherwise the parent is in the trash too or gone. */
+  path: string | null;
+  kind: 'file' | 'dir';
+  version: number;
+  deletedAt: number;
+  deletedBy: string;
+}
+
+async function trashAnswers(ctx: AgentContext): Promise<TrashAnswer[]> {
+  const { entries } = await ctx.directory.call<{ entries: TrashAnswer[] }>(
+    'GET',
+    routes.trash,
+    undefined,
+    ctx.session,
+  );
+  return entries;
+}
+
+/** The entry's name in `parent`, or null when it does not decrypt there. */
+function nameIn(parent: ResolvedEntry, entry: ResolvedEntry): EntryName | null {
+  try {
+    return parseEntryName(decryptName(parent.key, entry.body.id, entry.body.name));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Lists the caller's trash, newest deletion first. Paths are shown for entries whose parent is
+ * live (the common case: a file removed from a live folder).
+ */
+export async function listTrash(ctx: AgentContext): Promise<TrashItem[]> {
+  const answers = await trashAnswers(ctx);
+  const items: TrashItem[] = [];
+  const parents = new Map<FileId, ResolvedEntry | null>();
+  const live = await liveDirs(ctx);
+  for (const answer of answers) {
+    const entry = await openOwnTrashEntry(ctx, answer);
+    let path: string | null = null;
+    const parentId = entry.body.parent;
+    if (parentId !== null) {
+      if (!parents.has(parentId)) parents.set(parentId, live.get(parentId) ?? null);
+      const parent = parents.get(parentId);
+      const name = parent ? nameIn(parent, entry) : null;
+      if (parent && name !== null)
+        path = formatPath({ ...parent.path, elements: [...parent.path.elements, name] });
+    }
+    items.push({
+      path,
+      kind: entry.body.kind,
+      version: entry.body.version,
+      deletedAt: answer.deletedAt ?? entry.body.time,
+      deletedBy: answer.deletedBy ?? entry.body.deleted?.by ?? entry.body.owner,
+    });
+  }
+  return items;
+}
+
+/** The caller's live directories, by id (to name what is in the trash). */
+async function liveDirs(ctx: AgentContext): Promise<Map<FileId, ResolvedEntry>> {
+  const dirs = new Map<FileId, ResolvedEntry>();
+  for await (const entry of walkOwnTree(ctx))
+    if (entry.body.kind === 'dir') dirs.set(entry.body.id, entry);
+  return dirs;
+}
+
+interface VersionAnswer {
+  version: number;
+  envelope: string;
+}
+
+/**
+ * The content of a trashed file, sealed again as the version that restores it. A version's
+ * chunks and metadata are bound to its version number (crypto/chunk.ts), so the bytes of the
+ * last live version are read, verified, and re-sealed as the new one; its blocks stay as they
+ * were (its history keeps them until retention).
+ */
+async function resealed(
+  ctx: FileContext,
+  entry: ResolvedEntry,
+  version: number,
+): Promise<Uint8Array> {
+  const fileId = entry.body.id;
+  const { versions } = await ctx.directory.call<{ versions: VersionAnswer[] }>(
+    'GET',
+    routes.versions.replace(':id', fileId),
+    undefined,
+    ctx.session,
+  );
+  const live = versions
+    .map((answer) => decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope')))
+    .filter((body) => body.deleted === null && body.kind === 'file' && body.meta.length > 0)
+    .sort((a, b) => b.version - a.version)[0];
+  if (live === undefined) {
+    throw new FsError('integrity', 'the directory kept no readable version of this file', {
+      op: 'restore',
+    });
+  }
+  // The metadata opens only under the file key and its own version: whatever the directory
+  // claims about this envelope, it was made by the owner or a writer.
+  const meta = openFileMeta(entry.key, { fileId, version: live.version }, live.meta);
+  const content = readFileBlocks({
+    fileKey: entry.key,
+    fileId,
+    version: live.version,
+    size: meta.size,
+    blocks: meta.blocks,
+    fetch: (id) => ctx.blocks.getBlock(fileId, id),
+  });
+  const written = await writeFileBlocks(content, {
+    fileKey: entry.key,
+    fileId,
+    version,
+    chunkSize: fileChunkSize,
+    store: (id, parts) => ctx.blocks.putBlock(fileId, id, parts),
+  });
+  return sealFileMeta(
+    entry.key,
+    { fileId, version },
+    { size: written.size, blocks: written.blocks, mtime: meta.mtime, chunkSize: fileChunkSize },
+  );
+}
+
+/** Writes the restoring version of a trashed entry (optionally under a new name). */
+async function undelete(
+  ctx: FileContext,
+  entry: ResolvedEntry,
+  rename?: { parent: ResolvedEntry; name: EntryName },
+): Promise<void> {
+  const now = Date.now();
+  const version = entry.body.version + 1;
+  const body: DirEntryBody = {
+    ...entry.body,
+    version,
+    ...(entry.body.kind === 'file' ? { meta: await resealed(ctx, entry, version) } : {}),
+    prev: chainHash(entry.envelope),
+    deleted: null,
+    time: now,
+    ...(rename
+      ? {
+          tag: lookupTag(rename.parent.key, rename.name),
+          name: encryptName(rename.parent.key, entry.body.id, rename.name),
+        }
+      : {}),
+  };
+  await ctx.directory.call(
+    'PUT',
+    routes.entry.replace(':id', entry.body.id),
+    {
+      envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
+      expectedVersion: entry.body.version,
+    },
+    ctx.session,
+  );
+}
+
+/**
+ * Restores the most recently deleted entry at `path` from the caller's trash (a directory with
+ * everything in the trash below it). With `as`, under that name in the same folder.
+ * @returns how many entries came back
+ * @throws FsError `not-exist` (nothing of that name in your trash; only owners restore),
+ *   `exist` (a live entry has the name: restore `as` another)
+ */
+export async function restore(
+  ctx: FileContext,
+  path: PathName,
+  options: { as?: EntryName } = {},
+): Promise<number> {
+  const op = 'restore';
+  const name = path.elements[path.elements.length - 1];
+  if (name === undefined) throw new FsError('invalid', 'a root is never in the trash', { op });
+  if (path.owner !== ctx.session.user) {
+    throw new FsError('permission', `only ${path.owner} can restore their files`, {
+      op,
+      path: formatPath(path),
+    });
+  }
+  const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
+  // Every trashed entry, verified once, by the folder it was in.
+  const byParent = new Map<FileId, { entry: ResolvedEntry; deletedAt: number }[]>();
+  for (const answer of await trashAnswers(ctx)) {
+    const entry = await openOwnTrashEntry(ctx, answer);
+    const folder = entry.body.parent;
+    if (folder === null) continue;
+    const item = { entry, deletedAt: answer.deletedAt ?? entry.body.time };
+    byParent.set(folder, [...(byParent.get(folder) ?? []), item]);
+  }
+  // The newest deletion of that name in this folder.
+  let found: ResolvedEntry | undefined;
+  let foundAt = -1;
+  for (const { entry, deletedAt } of byParent.get(parent.body.id) ?? []) {
+    if (nameIn(parent, entry) === name && deletedAt > foundAt) {
+      found = entry;
+      foundAt = deletedAt;
+    }
+  }
+  if (!found) {
+    throw new FsError(
+      'not-exist',
+      `${formatPath(path)} is not in your trash (only its owner can restore a file)`,
+      { op, path: formatPath(path) },
+    );
+  }
+  const target = options.as ?? name;
+  try {
+    await resolve(ctx, { owner: path.owner, elements: [...path.elements.slice(0, -1), target] });
+    throw new FsError(
+      'exist',
+      `${formatPath({ ...path, elements: [...path.elements.slice(0, -1), target] })} exists; restore under another name with --as NEWNAME`,
+      { op },
+    );
+  } catch (err) {
+    if (!(err instanceof FsError) || err.kind !== 'not-exist') throw err;
+  }
+  await undelete(ctx, found, options.as === undefined ? undefined : { parent, name: options.as });
+  let restored = 1;
+  if (found.body.kind === 'dir') {
+    // Everything in the trash below it comes back too, folder by folder.
+    const pending: FileId[] = [found.body.id];
+    for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+      for (const { entry: child } of byParent.get(dir) ?? []) {
+        await undelete(ctx, child);
+        restored += 1;
+        if (child.body.kind === 'dir') pending.push(child.body.id);
+      }
+    }
+  }
+  return restored;
+}
