@@ -37,6 +37,15 @@ export interface ApiStat {
   owner: string;
 }
 
+/** One version of a file. */
+export interface ApiVersion {
+  version: number;
+  time: number;
+  size: number;
+  writer: string;
+  deleted: boolean;
+}
+
 /** One entry of the trash. */
 export interface ApiTrashItem {
   /** Its path, when its folder is live. */
@@ -175,14 +184,26 @@ export class LocalApi {
   }
 
   /** Reads a file; the body streams (consume or destroy it). */
-  async readFile(path: string): Promise<{ size: number; version: number; body: Readable }> {
-    const response = await this.#send('GET', `/v1/fs/file?${query({ path })}`);
+  async readFile(
+    path: string,
+    version?: number,
+  ): Promise<{ size: number; version: number; body: Readable }> {
+    const params: Record<string, string> =
+      version === undefined ? { path } : { path, version: String(version) };
+    const response = await this.#send('GET', `/v1/fs/file?${query(params)}`);
     if (response.statusCode !== 200) throw await errorOf(response);
     return {
       size: Number(response.headers['content-length'] ?? 0),
       version: Number(response.headers['x-peervault-version'] ?? 0),
       body: response.body as unknown as Readable,
     };
+  }
+
+  /** A file's versions, oldest first. */
+  async versions(path: string): Promise<ApiVersion[]> {
+    return (
+      await this.#json<{ versions: ApiVersion[] }>('GET', `/v1/fs/versions?${query({ path })}`)
+    ).versions;
   }
 
   /** Reads a whole (small) file into memory. */

@@ -24,6 +24,7 @@ import {
   rmdirCommand,
   restoreCommand,
   trashCommand,
+  versionsCommand,
   statCommand,
   writeCommand,
 } from './commands/files.js';
@@ -54,6 +55,7 @@ export const commands: readonly Command[] = [
   rmdirCommand,
   restoreCommand,
   trashCommand,
+  versionsCommand,
   statCommand,
   peersCommand,
   statusCommand,

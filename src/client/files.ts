@@ -22,7 +22,13 @@ import { type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
 import { routes } from '../wire/directory-api.js';
 import { chainHash } from '../wire/key-log.js';
 import { openFileMeta, readFileBlocks, sealFileMeta, writeFileBlocks } from './file-codec.js';
-import { type AgentContext, resolve, type ResolvedEntry, tombstone } from './namespace.js';
+import {
+  type AgentContext,
+  resolve,
+  type ResolvedEntry,
+  tombstone,
+  verifyEntry,
+} from './namespace.js';
 
 /** Where sealed blocks go and come from (the peer's replicator, or a test's store). */
 export interface BlockTransport {
@@ -228,14 +234,17 @@ export async function stat(ctx: AgentContext, path: PathName): Promise<FileStat>
 export async function readFile(
   ctx: FileContext,
   path: PathName,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; version?: number } = {},
 ): Promise<{ size: number; version: number; content: AsyncIterable<Uint8Array> }> {
-  const entry = await resolve(ctx, path);
+  let entry = await resolve(ctx, path);
   if (entry.body.kind !== 'file')
     throw new FsError('is-dir', `${formatPath(path)} is a directory`, {
       op: 'read',
       path: formatPath(path),
     });
+  if (options.version !== undefined && options.version !== entry.body.version) {
+    entry = await olderVersion(ctx, entry, options.version, formatPath(path));
+  }
   const meta = openFileMeta(
     entry.key,
     { fileId: entry.body.id, version: entry.body.version },
@@ -246,6 +255,94 @@ export async function readFile(
     version: entry.body.version,
     content: contentOf(ctx, entry, options.signal),
   };
+}
+
+/** One version of a file, as `versions` lists it. */
+export interface FileVersion {
+  version: number;
+  /** When it was written (the writer's clock, signed). */
+  time: number;
+  /** Content bytes; 0 for a deletion. */
+  size: number;
+  /** Who signed it (the owner or a writer), verified. */
+  writer: UserName;
+  /** Whether this version is a deletion (a tombstone). */
+  deleted: boolean;
+}
+
+interface VersionAnswer {
+  version: number;
+  envelope: string;
+}
+
+/** Every retained version of a file's entry, verified (signature, id), oldest first. */
+async function verifiedVersions(
+  ctx: AgentContext,
+  entry: ResolvedEntry,
+): Promise<{ body: DirEntryBody; envelope: Uint8Array; writer: UserName }[]> {
+  const { versions } = await ctx.directory.call<{ versions: VersionAnswer[] }>(
+    'GET',
+    routes.versions.replace(':id', entry.body.id),
+    undefined,
+    ctx.session,
+  );
+  const out: { body: DirEntryBody; envelope: Uint8Array; writer: UserName }[] = [];
+  for (const answer of [...versions].sort((a, b) => a.version - b.version)) {
+    const verified = await verifyEntry(
+      ctx,
+      { envelope: answer.envelope, version: answer.version, deletedAt: null, deletedBy: null },
+      { parent: entry.body.parent, owner: entry.body.owner, id: entry.body.id },
+    );
+    if (verified.body.version !== answer.version) {
+      throw new FsError('integrity', 'the directory mislabelled a version', { op: 'versions' });
+    }
+    out.push(verified);
+  }
+  return out;
+}
+
+/**
+ * Lists a file's versions, oldest first: each verified, its size read from its own sealed
+ * metadata. @throws FsError `not-exist`, `is-dir`, `integrity`
+ */
+export async function listVersions(ctx: AgentContext, path: PathName): Promise<FileVersion[]> {
+  const entry = await resolve(ctx, path);
+  if (entry.body.kind !== 'file')
+    throw new FsError('is-dir', `${formatPath(path)} is a directory`, {
+      op: 'versions',
+      path: formatPath(path),
+    });
+  return (await verifiedVersions(ctx, entry)).map(({ body, writer }) => ({
+    version: body.version,
+    time: body.time,
+    size:
+      body.deleted !== null || body.meta.length === 0
+        ? 0
+        : openFileMeta(entry.key, { fileId: body.id, version: body.version }, body.meta).size,
+    writer,
+    deleted: body.deleted !== null,
+  }));
+}
+
+/** The entry as it was at `version` (with the file's key), for reading an old version. */
+async function olderVersion(
+  ctx: AgentContext,
+  entry: ResolvedEntry,
+  version: number,
+  shown: string,
+): Promise<ResolvedEntry> {
+  const found = (await verifiedVersions(ctx, entry)).find((v) => v.body.version === version);
+  if (!found || found.body.deleted !== null || found.body.meta.length === 0) {
+    throw new FsError(
+      'not-exist',
+      `${shown} has no readable version ${version}; see \`versions\``,
+      {
+        op: 'read',
+        path: shown,
+      },
+    );
+  }
+  return { ...entry, body: found.body, envelope: found.envelope };
 }
 
 /** The plaintext of a file entry's current version, verified block by block as it streams. */

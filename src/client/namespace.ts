@@ -62,7 +62,7 @@ async function trustedSigners(
 }
 
 /** Verifies an entry answer: signed by an allowed key, and the entry we asked for. */
-async function verifyEntry(
+export async function verifyEntry(
   ctx: AgentContext,
   answer: EntryResponse,
   expect: { parent: FileId | null; owner: UserName; id?: FileId },

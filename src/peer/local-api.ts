@@ -22,6 +22,7 @@ import type { DirectoryClient, DirectorySession } from '../client/directory-clie
 import {
   type BlockTransport,
   type FileContext,
+  listVersions,
   readFile,
   removeFile,
   stat,
@@ -75,6 +76,10 @@ const restoreBody = z.strictObject({
   as: z.string().min(1).max(1024).optional(),
 });
 const pathQuery = z.strictObject({ path: z.string().min(1).max(4096) });
+const readQuery = z.strictObject({
+  path: z.string().min(1).max(4096),
+  version: z.coerce.number().int().min(1).optional(),
+});
 const writeQuery = z.strictObject({
   path: z.string().min(1).max(4096),
   mode: z.enum(['replace', 'create', 'append']).optional(),
@@ -274,12 +279,22 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
 
   app.get('/v1/fs/file', async (request, reply) => {
     const ctx = fileContext(request);
-    const file = await readFile(ctx, pathOf(ctx, parse(pathQuery, request.query).path));
+    const query = parse(readQuery, request.query);
+    const file = await readFile(
+      ctx,
+      pathOf(ctx, query.path),
+      query.version === undefined ? {} : { version: query.version },
+    );
     void reply
       .header('content-type', 'application/octet-stream')
       .header('content-length', String(file.size))
       .header('x-peervault-version', String(file.version));
     return reply.send(Readable.from(file.content));
+  });
+
+  app.get('/v1/fs/versions', async (request) => {
+    const ctx = fileContext(request);
+    return { versions: await listVersions(ctx, pathOf(ctx, parse(pathQuery, request.query).path)) };
   });
 
   app.delete('/v1/fs/file', async (request) => {

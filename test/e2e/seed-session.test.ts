@@ -130,4 +130,23 @@ describe("the seed's example session against the demo network", () => {
       'error: /alice/c.txt exists; restore under another name with --as NEWNAME\n',
     );
   });
+
+  it('keeps every version: each reads back exactly, and versions lists them', async () => {
+    const writes = Array.from({ length: 12 }, (_, n) => `cat v.txt version ${n + 1}`);
+    const reads = Array.from({ length: 12 }, (_, n) => `read v.txt@${n + 1}`);
+    const run = await shell(cwd, 'alice', passwords['alice']!, [
+      ...writes,
+      ...reads,
+      'read v.txt',
+      'versions v.txt',
+      'read v.txt@99',
+    ]);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.slice(0, 12)).toEqual(Array.from({ length: 12 }, (_, n) => `version ${n + 1}`));
+    expect(lines[12]).toBe('version 12');
+    const listed = lines.slice(13);
+    expect(listed).toHaveLength(12);
+    expect(listed[0]).toMatch(/^\s+1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}alice {2}10 bytes$/);
+    expect(run.stderr).toBe('error: /alice/v.txt has no readable version 99; see `versions`\n');
+  });
 });

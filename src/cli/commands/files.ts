@@ -134,18 +134,35 @@ export const readCommand: Command = {
   name: 'read',
   summary: 'print a file to standard output',
   help: commandHelp({
-    usage: 'read PATH',
-    about: `Writes the contents of the file PATH to standard output, byte for byte (like \`get PATH -\`).
+    usage: 'read PATH [--version N]',
+    about: `Writes the contents of the file PATH to standard output, byte for byte (like \`get PATH -\`);
+with --version N, its version N (\`peervault versions PATH\` lists them).
 --json does not apply (the output is the file itself; \`stat --json\` gives its metadata), so
 with --json only a failure is printed, as {"error": …}.`,
     session: true,
     examples: ['peervault read notes.txt', 'peervault read data.bin > data.bin'],
   }),
-  run: oneShot('read', {}, async (ctx) => {
-    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault read PATH', ctx.op);
+  run: oneShot('read', { version: { type: 'string' } }, async (ctx) => {
+    const [path] = positionalArgs(
+      ctx.positionals,
+      ['PATH'],
+      [],
+      'peervault read PATH [--version N]',
+      ctx.op,
+    );
     refuseJson(ctx.json, 'read', ctx.op);
+    const version = ctx.flags.version === undefined ? undefined : Number(ctx.flags.version);
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+      throw new FsError(
+        'invalid',
+        `--version is a version number such as 3, not "${ctx.flags.version}"`,
+        {
+          op: ctx.op,
+        },
+      );
+    }
     const { api } = await ctx.session();
-    await copyOut(api, path!, ctx.stdout);
+    await copyOut(api, path!, ctx.stdout, version);
     return 0;
   }),
 };
@@ -229,6 +246,31 @@ live entry has the name, restore under another one with --as NEWNAME. With --jso
     ctx.print(
       { path, restored },
       `restored ${path}${restored > 1 ? ` (${restored} entries)` : ''}`,
+    );
+    return 0;
+  }),
+};
+
+export const versionsCommand: Command = {
+  name: 'versions',
+  summary: "list a file's versions",
+  help: commandHelp({
+    usage: 'versions PATH',
+    about: `Lists the versions of the file PATH, oldest first: number, time, writer, size (or "deleted").
+\`peervault read PATH --version N\` reads one. With --json: the versions array.`,
+    session: true,
+    examples: ['peervault versions notes.txt', 'peervault read notes.txt --version 2'],
+  }),
+  run: oneShot('versions', {}, async (ctx) => {
+    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault versions PATH', ctx.op);
+    const { api } = await ctx.session();
+    const versions = await api.versions(path!);
+    ctx.print(
+      versions,
+      versions.map(
+        (v) =>
+          `${v.version}  ${new Date(v.time).toISOString()}  ${v.writer}  ${v.deleted ? 'deleted' : `${v.size} bytes`}`,
+      ),
     );
     return 0;
   }),
@@ -340,8 +382,13 @@ function refuseJson(json: boolean, what: string, op: string): void {
 }
 
 /** Streams the file `path` to `out` with backpressure; a reader that went away is not an error. */
-async function copyOut(api: LocalApi, path: string, out: NodeJS.WritableStream): Promise<void> {
-  const file = await api.readFile(path);
+async function copyOut(
+  api: LocalApi,
+  path: string,
+  out: NodeJS.WritableStream,
+  version?: number,
+): Promise<void> {
+  const file = await api.readFile(path, version);
   let gone = false;
   const onError = (err: NodeJS.ErrnoException): void => {
     if (err.code === 'EPIPE') gone = true;

@@ -53,7 +53,20 @@ const help: ShellCommand = {
 /** The order `help` lists them in: the seed's menu first, then the extras. */
 const order = [
   ...['touch', 'mkdir', 'ls', 'cat', 'read', 'rm', 'rmdir', 'restore', 'revocate', 'quit'],
-  ...['trash', 'help', 'cd', 'pwd', 'stat', 'put', 'get', 'whoami', 'peers', 'passwd', 'repair'],
+  ...[
+    'trash',
+    'versions',
+    'help',
+    'cd',
+    'pwd',
+    'stat',
+    'put',
+    'get',
+    'whoami',
+    'peers',
+    'passwd',
+    'repair',
+  ],
 ];
 
 /** Every command, in the order `help` lists them. */

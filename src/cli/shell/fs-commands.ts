@@ -179,13 +179,16 @@ async function pipeOut(
 
 const read: ShellCommand = {
   name: 'read',
-  usage: 'read FILE',
-  summary: 'print the contents of a file',
+  usage: 'read FILE[@N]',
+  summary: 'print the contents of a file (@N: its version N)',
   args: ['remote'],
   async run(ctx, args) {
     if (args.length !== 1) throw usageError(this.usage);
-    const path = remotePath(ctx, args[0]!);
-    const file = await ctx.api.readFile(path);
+    // FILE@N reads version N. Only a trailing @digits is a version, so `notes@2@1` is version 1
+    // of a file named `notes@2`.
+    const at = /^(.+)@(\d+)$/.exec(args[0]!);
+    const path = remotePath(ctx, at ? at[1]! : args[0]!);
+    const file = await ctx.api.readFile(path, at ? Number(at[2]) : undefined);
     let last: number | undefined;
     try {
       last = await pipeOut(file.body, ctx.output, ctx.signal);
@@ -294,6 +297,21 @@ const restore: ShellCommand = {
   },
 };
 
+const versions: ShellCommand = {
+  name: 'versions',
+  usage: 'versions FILE',
+  summary: 'list the versions of a file (read FILE@N reads one)',
+  args: ['remote'],
+  async run(ctx, args) {
+    if (args.length !== 1) throw usageError(this.usage);
+    for (const v of await ctx.api.versions(remotePath(ctx, args[0]!))) {
+      const when = new Date(v.time).toISOString().replace('T', ' ').slice(0, 19);
+      const what = v.deleted ? 'deleted' : `${v.size} bytes`;
+      ctx.out(`${String(v.version).padStart(4)}  ${when}  ${v.writer}  ${what}`);
+    }
+  },
+};
+
 const trash: ShellCommand = {
   name: 'trash',
   usage: 'trash',
@@ -319,6 +337,7 @@ export const fsCommands: readonly ShellCommand[] = [
   rmdir,
   restore,
   trash,
+  versions,
   cd,
   pwd,
   stat,
