@@ -159,7 +159,7 @@ describe('peervault shell', () => {
     ]);
     expect(run.stderr).toBe(
       'error: unknown command "frobnicate"; type help for the list\n' +
-        'error: usage: read FILE\n' +
+        'error: usage: read FILE[@N]\n' +
         'error: no such file or directory: /alice/no-such-file\n',
     );
     expect(run.stdout).toBe('/alice/made-after-errors\n');
