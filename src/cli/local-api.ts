@@ -241,6 +241,11 @@ export class LocalApi {
     return answer.restored;
   }
 
+  /** Deletes an entry of the trash for good (its blocks are released); it cannot be restored. */
+  async purge(path: string): Promise<number> {
+    return (await this.#json<{ purged: number }>('POST', '/v1/trash/purge', { path })).purged;
+  }
+
   /** Purges the logged-in user's trash past retention, releasing the blocks first. */
   gc(): Promise<{ purged: number; releasedBlocks: number; kept: number }> {
     return this.#json('POST', '/v1/gc', {});

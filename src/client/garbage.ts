@@ -14,7 +14,7 @@ import { toBase64url } from '../wire/base64.js';
 import { maxReleaseBlocks, signBlockRelease } from '../wire/block-release.js';
 import { type EntryResponse, routes } from '../wire/directory-api.js';
 import { blocksOfFile } from './inventory.js';
-import { type AgentContext, openOwnTrashEntry } from './namespace.js';
+import { type AgentContext, openOwnTrashEntry, type ResolvedEntry } from './namespace.js';
 
 /** What a pass did. */
 export interface GarbageSummary {
@@ -50,32 +50,42 @@ export async function collectGarbage(
       summary.kept += 1;
       continue;
     }
-    const entry = await openOwnTrashEntry(ctx, answer);
-    if (entry.body.kind === 'file') {
-      const { blocks } = await blocksOfFile(ctx, entry);
-      for (let start = 0; start < blocks.length; start += maxReleaseBlocks) {
-        const release = signBlockRelease(ctx.session.identity.signing, {
-          user: ctx.session.user,
-          file: entry.body.id,
-          blocks: blocks.slice(start, start + maxReleaseBlocks),
-          time: options.now,
-        });
-        await ctx.directory.call(
-          'POST',
-          routes.releases,
-          { envelope: toBase64url(release) },
-          ctx.session,
-        );
-      }
-      summary.releasedBlocks += blocks.length;
-    }
-    await ctx.directory.call(
-      'DELETE',
-      routes.trashEntry.replace(':id', entry.body.id),
-      undefined,
-      ctx.session,
-    );
+    summary.releasedBlocks += await purgeForGood(ctx, await openOwnTrashEntry(ctx, answer));
     summary.purged += 1;
   }
   return summary;
+}
+
+/**
+ * Purges one entry of the caller's trash for good: releases the blocks of every version of a
+ * file, then deletes the entry and its history at the directory.
+ * @returns how many blocks were released
+ */
+export async function purgeForGood(ctx: AgentContext, entry: ResolvedEntry): Promise<number> {
+  let released = 0;
+  if (entry.body.kind === 'file') {
+    const { blocks } = await blocksOfFile(ctx, entry);
+    for (let start = 0; start < blocks.length; start += maxReleaseBlocks) {
+      const release = signBlockRelease(ctx.session.identity.signing, {
+        user: ctx.session.user,
+        file: entry.body.id,
+        blocks: blocks.slice(start, start + maxReleaseBlocks),
+        time: Date.now(),
+      });
+      await ctx.directory.call(
+        'POST',
+        routes.releases,
+        { envelope: toBase64url(release) },
+        ctx.session,
+      );
+    }
+    released = blocks.length;
+  }
+  await ctx.directory.call(
+    'DELETE',
+    routes.trashEntry.replace(':id', entry.body.id),
+    undefined,
+    ctx.session,
+  );
+  return released;
 }

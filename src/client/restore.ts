@@ -17,6 +17,7 @@ import { formatPath, type PathName } from '../interface/paths.js';
 import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import { purgeForGood } from './garbage.js';
 import {
   fileChunkSize,
   openFileMeta,
@@ -195,6 +196,77 @@ async function undelete(
   );
 }
 
+/** Trashed entries, verified, by the folder they were in. */
+type TrashByFolder = Map<FileId, { entry: ResolvedEntry; deletedAt: number }[]>;
+
+/**
+ * Finds the newest deleted entry of `path`'s name in its (live) folder in the caller's trash.
+ * @throws FsError `permission` (another user's path), `not-exist`
+ */
+async function findInTrash(
+  ctx: AgentContext,
+  path: PathName,
+  op: string,
+): Promise<{
+  name: EntryName;
+  parent: ResolvedEntry;
+  found: ResolvedEntry;
+  byParent: TrashByFolder;
+}> {
+  const name = path.elements[path.elements.length - 1];
+  if (name === undefined) throw new FsError('invalid', 'a root is never in the trash', { op });
+  if (path.owner !== ctx.session.user) {
+    throw new FsError('permission', `only ${path.owner} can ${op} their files`, {
+      op,
+      path: formatPath(path),
+    });
+  }
+  const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
+  const byParent: TrashByFolder = new Map();
+  for (const answer of await trashAnswers(ctx)) {
+    const entry = await openOwnTrashEntry(ctx, answer);
+    const folder = entry.body.parent;
+    if (folder === null) continue;
+    const item = { entry, deletedAt: answer.deletedAt ?? entry.body.time };
+    byParent.set(folder, [...(byParent.get(folder) ?? []), item]);
+  }
+  let found: ResolvedEntry | undefined;
+  let foundAt = -1;
+  for (const { entry, deletedAt } of byParent.get(parent.body.id) ?? []) {
+    if (nameIn(parent, entry) === name && deletedAt > foundAt) {
+      found = entry;
+      foundAt = deletedAt;
+    }
+  }
+  if (!found) {
+    throw new FsError(
+      'not-exist',
+      `${formatPath(path)} is not in your trash (only its owner can ${op} a file)`,
+      { op, path: formatPath(path) },
+    );
+  }
+  return { name, parent, found, byParent };
+}
+
+/**
+ * Deletes the newest deleted entry of `path` from the caller's trash for good (a folder with
+ * everything in the trash below it), releasing its blocks first: it can no longer be restored.
+ * @returns how many entries were purged
+ */
+export async function purgeFromTrash(ctx: AgentContext, path: PathName): Promise<number> {
+  const { found, byParent } = await findInTrash(ctx, path, 'purge');
+  // Deepest first, so no purged folder leaves children behind that point at it.
+  const order: ResolvedEntry[] = [];
+  const pending: ResolvedEntry[] = [found];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    order.push(next);
+    if (next.body.kind === 'dir')
+      for (const { entry } of byParent.get(next.body.id) ?? []) pending.push(entry);
+  }
+  for (const entry of order.reverse()) await purgeForGood(ctx, entry);
+  return order.length;
+}
+
 /**
  * Restores the most recently deleted entry at `path` from the caller's trash (a directory with
  * everything in the trash below it). With `as`, under that name in the same folder.
@@ -208,40 +280,7 @@ export async function restore(
   options: { as?: EntryName } = {},
 ): Promise<number> {
   const op = 'restore';
-  const name = path.elements[path.elements.length - 1];
-  if (name === undefined) throw new FsError('invalid', 'a root is never in the trash', { op });
-  if (path.owner !== ctx.session.user) {
-    throw new FsError('permission', `only ${path.owner} can restore their files`, {
-      op,
-      path: formatPath(path),
-    });
-  }
-  const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
-  // Every trashed entry, verified once, by the folder it was in.
-  const byParent = new Map<FileId, { entry: ResolvedEntry; deletedAt: number }[]>();
-  for (const answer of await trashAnswers(ctx)) {
-    const entry = await openOwnTrashEntry(ctx, answer);
-    const folder = entry.body.parent;
-    if (folder === null) continue;
-    const item = { entry, deletedAt: answer.deletedAt ?? entry.body.time };
-    byParent.set(folder, [...(byParent.get(folder) ?? []), item]);
-  }
-  // The newest deletion of that name in this folder.
-  let found: ResolvedEntry | undefined;
-  let foundAt = -1;
-  for (const { entry, deletedAt } of byParent.get(parent.body.id) ?? []) {
-    if (nameIn(parent, entry) === name && deletedAt > foundAt) {
-      found = entry;
-      foundAt = deletedAt;
-    }
-  }
-  if (!found) {
-    throw new FsError(
-      'not-exist',
-      `${formatPath(path)} is not in your trash (only its owner can restore a file)`,
-      { op, path: formatPath(path) },
-    );
-  }
+  const { name, parent, found, byParent } = await findInTrash(ctx, path, op);
   const target = options.as ?? name;
   try {
     await resolve(ctx, { owner: path.owner, elements: [...path.elements.slice(0, -1), target] });

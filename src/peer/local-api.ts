@@ -31,7 +31,7 @@ import {
 import { list, mkdir, removeTree, rmdir } from '../client/namespace.js';
 import { parsePath } from '../interface/paths.js';
 import { parseEntryName } from '../interface/names.js';
-import { listTrash, restore } from '../client/restore.js';
+import { listTrash, purgeFromTrash, restore } from '../client/restore.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
 import type { RepairSummary } from './repair.js';
 import type { GarbageSummary } from '../client/garbage.js';
@@ -306,6 +306,13 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   app.get('/v1/trash', async (request) => {
     const ctx = fileContext(request);
     return { entries: await listTrash(ctx) };
+  });
+
+  app.post('/v1/trash/purge', async (request) => {
+    const ctx = fileContext(request);
+    const parsed = pathBody.safeParse(request.body);
+    if (!parsed.success) throw new FsError('invalid', 'purge wants {"path"}', { op: 'purge' });
+    return { purged: await purgeFromTrash(ctx, pathOf(ctx, parsed.data.path)) };
   });
 
   app.post('/v1/restore', async (request) => {

@@ -149,4 +149,19 @@ describe("the seed's example session against the demo network", () => {
     expect(listed[0]).toMatch(/^\s+1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}alice {2}10 bytes$/);
     expect(run.stderr).toBe('error: /alice/v.txt has no readable version 99; see `versions`\n');
   });
+
+  it('purges from the trash for good, only when confirmed', async () => {
+    const run = await shell(cwd, 'alice', passwords['alice']!, [
+      'cat p.txt purge me',
+      'rm p.txt',
+      'trash purge p.txt',
+      'trash purge -y p.txt',
+      'restore p.txt',
+    ]);
+    expect(run.stdout).toBe('purged /alice/p.txt\n');
+    expect(run.stderr).toBe(
+      'error: purging cannot be undone; confirm with `trash purge -y p.txt`\n' +
+        'error: /alice/p.txt is not in your trash (only its owner can restore a file)\n',
+    );
+  });
 });

@@ -314,10 +314,34 @@ const versions: ShellCommand = {
 
 const trash: ShellCommand = {
   name: 'trash',
-  usage: 'trash',
-  summary: 'list what you deleted (restore brings it back until retention ends)',
-  args: [],
+  usage: 'trash [purge [-y] FILE]',
+  summary: 'list what you deleted; purge: delete it for good (asks first; -y: do not ask)',
+  args: ['remote'],
   async run(ctx, args) {
+    if (args[0] === 'purge') {
+      const { flags, rest } = takeFlags(args.slice(1), 'y', this.usage);
+      if (rest.length !== 1) throw usageError(this.usage);
+      const path = remotePath(ctx, rest[0]!);
+      if (!flags.has('y')) {
+        if (!ctx.interactive) {
+          throw new FsError(
+            'invalid',
+            `purging cannot be undone; confirm with \`trash purge -y ${rest[0]!}\``,
+            {
+              op: 'purge',
+            },
+          );
+        }
+        const answer = await ctx.readLine(`Delete ${path} for good? It cannot be restored. [y/N] `);
+        if (answer?.trim().toLowerCase() !== 'y') {
+          ctx.out('kept');
+          return;
+        }
+      }
+      const purged = await ctx.api.purge(path);
+      ctx.out(`purged ${path}${purged > 1 ? ` (${purged} entries)` : ''}`);
+      return;
+    }
     if (args.length > 0) throw usageError(this.usage);
     for (const item of await ctx.api.trash()) {
       const when = new Date(item.deletedAt).toISOString().replace('T', ' ').slice(0, 16);
