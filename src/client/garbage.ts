@@ -9,6 +9,7 @@
  * the two leaves an entry in the trash whose blocks may be gone: the next pass purges it. The
  * user asked for it to go, so nothing they wanted is lost.
  */
+import { FsError } from '../interface/errors.js';
 import type { FileId } from '../interface/ids.js';
 import { toBase64url } from '../wire/base64.js';
 import { maxReleaseBlocks, signBlockRelease } from '../wire/block-release.js';
@@ -37,6 +38,16 @@ export async function collectGarbage(
   ctx: AgentContext,
   options: { retentionMs: number; now: number; only?: FileId },
 ): Promise<GarbageSummary> {
+  // The retention comes from the directory, trusted as far as the directory is (it could purge
+  // entries itself), but a missing or nonsensical value must not purge the whole trash at once.
+  const retention: unknown = options.retentionMs;
+  if (typeof retention !== 'number' || !Number.isSafeInteger(retention) || retention < 0) {
+    throw new FsError(
+      'unavailable',
+      'the directory announces no valid retention period; garbage collection is skipped',
+      { op: 'gc' },
+    );
+  }
   const { entries } = await ctx.directory.call<{ entries: TrashAnswer[] }>(
     'GET',
     routes.trash,

@@ -306,17 +306,10 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     }
   };
   const garbage = async (session: DirectorySession) => {
-    // The directory's retention is trusted as far as the directory is (it could purge entries
-    // itself), but a missing or nonsensical value must not purge the whole trash at once.
-    const retentionMs: unknown = directory.info.retentionMs;
-    if (typeof retentionMs !== 'number' || !Number.isSafeInteger(retentionMs) || retentionMs < 0) {
-      throw new FsError(
-        'unavailable',
-        'the directory announces no valid retention period; garbage collection is skipped',
-        { op: 'gc' },
-      );
-    }
-    const summary = await collectGarbage({ directory, session }, { retentionMs, now: Date.now() });
+    const summary = await collectGarbage(
+      { directory, session },
+      { retentionMs: directory.info.retentionMs, now: Date.now() },
+    );
     logEvent({ event: 'gc.pass', user: session.user, ...summary });
     return summary;
   };

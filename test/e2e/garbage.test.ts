@@ -3,8 +3,6 @@
  * its owner's agent, which releases its blocks first; every peer then deletes them from disk,
  * while the blocks of other files stay. A release signed by another user deletes nothing.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalApi } from '../../src/cli/local-api.js';
@@ -15,41 +13,14 @@ import { toBase64url } from '../../src/wire/base64.js';
 import { signBlockRelease } from '../../src/wire/block-release.js';
 import { routes } from '../../src/wire/directory-api.js';
 import { goodPassword } from '../helpers/directory.js';
-import {
-  type ProcessNetwork,
-  type ProcessPeer,
-  startProcessNetwork,
-} from '../helpers/process-network.js';
-
-function blocksOn(peer: ProcessPeer): Set<string> {
-  const root = join(peer.data, 'store', 'blocks');
-  return new Set(
-    readdirSync(root, { withFileTypes: true })
-      .filter((shard) => shard.isDirectory())
-      .flatMap((shard) => readdirSync(join(root, shard.name))),
-  );
-}
+import { blockIdsOn, readAll, until } from '../helpers/peer-files.js';
+import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
 
 const everywhere = (net: ProcessNetwork) => {
   const all = new Set<string>();
-  for (const peer of net.peers) for (const id of blocksOn(peer)) all.add(id);
+  for (const peer of net.peers) for (const id of blockIdsOn(peer)) all.add(id);
   return all;
 };
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-async function readAll(api: LocalApi, path: string): Promise<Buffer> {
-  const file = await api.readFile(path);
-  const chunks: Buffer[] = [];
-  for await (const chunk of file.body as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
 
 describe('garbage collection of removed files', () => {
   let net: ProcessNetwork;

@@ -4,8 +4,6 @@
  * another peer's agent catches it on every read, gets the right bytes from another replica, and
  * reports the bad peer in its log.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalApi } from '../../src/cli/local-api.js';
@@ -15,6 +13,7 @@ import type { PeerAddress } from '../../src/peer/block-client.js';
 import { rankPeers } from '../../src/peer/placement.js';
 import { misbehaviours } from '../../src/peer/misbehave.js';
 import { goodPassword } from '../helpers/directory.js';
+import { blockIdsOn, readAll } from '../helpers/peer-files.js';
 import {
   type ProcessNetwork,
   type ProcessPeer,
@@ -22,22 +21,6 @@ import {
 } from '../helpers/process-network.js';
 
 const password = goodPassword('alice');
-
-function blockIds(peer: ProcessPeer): Set<string> {
-  const root = join(peer.data, 'store', 'blocks');
-  return new Set(
-    readdirSync(root, { withFileTypes: true })
-      .filter((shard) => shard.isDirectory())
-      .flatMap((shard) => readdirSync(join(root, shard.name))),
-  );
-}
-
-async function readAll(api: LocalApi, path: string): Promise<Buffer> {
-  const file = await api.readFile(path);
-  const chunks: Buffer[] = [];
-  for await (const chunk of file.body as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
 
 describe.each(misbehaviours)('a peer that serves bad bytes (%s)', (mode) => {
   let net: ProcessNetwork;
@@ -71,13 +54,13 @@ describe.each(misbehaviours)('a peer that serves bad bytes (%s)', (mode) => {
     // Write small files until one has a block that readers ask the bad peer for first.
     let target: { path: string; data: Buffer } | undefined;
     const written: { path: string; data: Buffer }[] = [];
-    let seen = blockIds(bad);
+    let seen = blockIdsOn(bad);
     for (let i = 0; i < 40 && target === undefined; i++) {
       const path = `/alice/f${i}.bin`;
       const data = randomBytes(64 * 1024 + i);
       await writer.writeFile(path, data);
       written.push({ path, data });
-      const now = blockIds(bad);
+      const now = blockIdsOn(bad);
       const fresh = [...now].filter((id) => !seen.has(id));
       seen = now;
       if (fresh.some((id) => rankPeers(parseBlockId(id), live)[0] === badKey)) {

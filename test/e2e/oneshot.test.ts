@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalApi } from '../../src/cli/local-api.js';
 import { goodPassword } from '../helpers/directory.js';
 import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
 
@@ -263,12 +264,17 @@ describe('one-shot commands against a real network', () => {
     expect(JSON.parse(json.out)).toMatchObject({ error: { kind: 'permission' } });
   });
 
-  it('--user with --password-stdin logs in for one command and saves nothing', async () => {
+  it('--user with --password-stdin logs in for one command, saves nothing, and ends the session', async () => {
+    const peer = net.peers[2]!;
+    const status = new LocalApi({ url: peer.proc.ready.api, token: peer.token });
+    const before = (await status.status()).sessions;
     const run = await pv(['ls', '--user', 'bob', '--password-stdin', ...at(2)], {
       input: `${goodPassword('bob')}\n`,
     });
     expect(run.status, run.err).toBe(0);
-    expect(existsSync(join(net.peers[2]!.data, 'cli-session.json'))).toBe(false);
+    expect(existsSync(join(peer.data, 'cli-session.json'))).toBe(false);
+    // The peer no longer holds bob's unlocked keys for that command.
+    expect((await status.status()).sessions).toBe(before);
   });
 
   it('a saved session the peer no longer knows: "log in again" (exit 11) and the file goes', async () => {

@@ -4,12 +4,12 @@
  * audit pass (`peervault repair --audit`, here its local API route) catches a peer whose stored
  * copy rotted and puts a good copy elsewhere.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalApi } from '../../src/cli/local-api.js';
 import { goodPassword } from '../helpers/directory.js';
+import { blockFileOn, blockIdsOn, readAll, until } from '../helpers/peer-files.js';
 import {
   type ProcessNetwork,
   type ProcessPeer,
@@ -18,28 +18,10 @@ import {
 
 const password = goodPassword('alice');
 
-/** The block files in a peer's disk store. */
-function blockFiles(peer: ProcessPeer): string[] {
-  const root = join(peer.data, 'store', 'blocks');
-  return readdirSync(root, { withFileTypes: true })
-    .filter((shard) => shard.isDirectory())
-    .flatMap((shard) =>
-      readdirSync(join(root, shard.name)).map((id) => join(root, shard.name, id)),
-    );
-}
-
 async function loggedIn(peer: ProcessPeer): Promise<LocalApi> {
   const api = new LocalApi({ url: peer.proc.ready.api, token: peer.token });
   await api.login('alice', password);
   return api;
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 describe('scheduled repair after a peer dies and another joins', () => {
@@ -61,24 +43,19 @@ describe('scheduled repair after a peer dies and another joins', () => {
     const alice = await loggedIn(first);
     const data = randomBytes(3 * 1024 * 1024 + 1234);
     await alice.writeFile('/alice/keep.bin', data);
-    const blocks = blockFiles(first).length;
+    const blocks = blockIdsOn(first).size;
     expect(blocks).toBeGreaterThanOrEqual(4);
 
     await third.proc.kill();
     const newcomer = await net.addPeer();
     // The join is noticed within a tick (1 s with a 2 s grace) and alice's agent repairs.
-    await until(() => blockFiles(newcomer).length >= blocks, 30_000);
+    await until(() => blockIdsOn(newcomer).size >= blocks, 30_000);
 
     // Only the newcomer still holds the blocks: the file must read from it alone.
     await first.proc.kill();
     await second.proc.kill();
     const reader = await loggedIn(newcomer);
-    const back = Buffer.from(await reader.readText('/alice/keep.bin'), 'utf8');
-    expect(back.length).toBeGreaterThan(0);
-    const file = await reader.readFile('/alice/keep.bin');
-    const chunks: Buffer[] = [];
-    for await (const chunk of file.body as AsyncIterable<Buffer>) chunks.push(chunk);
-    expect(Buffer.compare(Buffer.concat(chunks), data)).toBe(0);
+    expect(Buffer.compare(await readAll(reader, '/alice/keep.bin'), data)).toBe(0);
   }, 90_000);
 });
 
@@ -99,8 +76,8 @@ describe('an audit pass', () => {
     expect(plain).toMatchObject({ files: 1, copies: 0, short: 0, lost: 0, badPeers: [] });
 
     // Rot one stored block on a peer that holds one.
-    const rotten = net.peers.find((peer) => blockFiles(peer).length > 0)!;
-    const victim = blockFiles(rotten)[0]!;
+    const rotten = net.peers.find((peer) => blockIdsOn(peer).size > 0)!;
+    const victim = blockFileOn(rotten, [...blockIdsOn(rotten)][0]!);
     const bytes = readFileSync(victim);
     bytes[bytes.length >> 1]! ^= 0x01;
     writeFileSync(victim, bytes);
@@ -114,9 +91,6 @@ describe('an audit pass', () => {
 
     // A later audit finds everything in order, and the file reads back whole.
     expect(await alice.repair({ audit: true })).toMatchObject({ badPeers: [], short: 0, lost: 0 });
-    const file = await alice.readFile('/alice/audited.bin');
-    const chunks: Buffer[] = [];
-    for await (const chunk of file.body as AsyncIterable<Buffer>) chunks.push(chunk);
-    expect(Buffer.compare(Buffer.concat(chunks), data)).toBe(0);
+    expect(Buffer.compare(await readAll(alice, '/alice/audited.bin'), data)).toBe(0);
   }, 90_000);
 });
