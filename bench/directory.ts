@@ -1,7 +1,7 @@
 /**
  * The directory under load, on SQLite and on PostgreSQL, through real HTTPS: entry creates per
- * second (8 concurrent writers, each create verified, CAS-checked and committed durably) and
- * the latency of listing a 10,000-entry directory.
+ * second (8 concurrent writers, each create's signature and access certificate verified,
+ * CAS-checked and committed durably) and the latency of listing a 10,000-entry directory.
  */
 import type { DirectorySession } from '../src/client/directory-client.js';
 import { newFileId, newSymmetricKey } from '../src/crypto/random.js';
@@ -11,6 +11,7 @@ import { parseEntryName } from '../src/interface/names.js';
 import { toBase64url } from '../src/wire/base64.js';
 import { type DirEntryBody, signDirEntry } from '../src/wire/dir-entry.js';
 import { routes } from '../src/wire/directory-api.js';
+import { signEntryAcl } from '../src/wire/entry-acl.js';
 import { startTestDirectory } from '../test/helpers/directory.js';
 import { type Figure, summarise } from './harness.js';
 
@@ -30,9 +31,18 @@ function body(
     kind: isRoot ? 'dir' : 'file',
     tag: isRoot ? new Uint8Array(32) : lookupTag(nameKey, parseEntryName(name)),
     name: isRoot ? new Uint8Array(0) : encryptName(nameKey, id, parseEntryName(name)),
+    // Sized like the real thing: a name sealed under the entry's own key, a wrapped key.
+    label: isRoot ? new Uint8Array(0) : encryptName(nameKey, id, parseEntryName(name)),
     meta: new Uint8Array(256),
-    keys: {},
+    keys: { [session.user]: new Uint8Array(120) },
     acl: { r: [], w: [] },
+    aclCert: signEntryAcl(session.identity.signing, {
+      entry: id,
+      owner: session.user,
+      version: 1,
+      r: [],
+      w: [],
+    }),
     deleted: null,
     prev: new Uint8Array(32),
     time: Date.now(),

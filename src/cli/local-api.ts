@@ -8,7 +8,11 @@
  */
 import { Readable } from 'node:stream';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
-import { FsError, isErrorKind } from '../interface/errors.js';
+import { FsError, isErrorKind, isFsError } from '../interface/errors.js';
+import { parseGrantWords } from '../interface/grants.js';
+import { parseUserName } from '../interface/names.js';
+import { parsePath } from '../interface/paths.js';
+import { HintedError } from './hinted-error.js';
 
 /** Where a local API is and the token it wants. */
 export interface LocalApiEndpoint {
@@ -99,6 +103,94 @@ export interface ApiRepairSummary {
   ms: number;
 }
 
+/** A right: `r` reads; `w` writes, and so reads too. */
+export type ApiRight = 'r' | 'w';
+
+/** A user's right on a file or folder. */
+export interface ApiGrant {
+  user: string;
+  right: ApiRight;
+}
+
+/** What `share` and `unshare` changed. */
+export interface ApiSharingChange {
+  path: string;
+  kind: 'file' | 'dir';
+  /** Entries given a new version: the folder and everything in it, for a folder. */
+  entries: number;
+  /** The grants of `path` afterwards. */
+  grants: ApiGrant[];
+}
+
+/** Who may do what with a file or folder (`perms`). */
+export interface ApiPermissions {
+  path: string;
+  kind: 'file' | 'dir';
+  owner: string;
+  version: number;
+  /** Who wrote the current version. */
+  writer: string;
+  grants: ApiGrant[];
+  /** Whether the grants were copied from the folder it was created in. */
+  inherited: boolean;
+}
+
+/** Something shared with the logged-in user by its owner. */
+export interface ApiSharedItem {
+  owner: string;
+  /** Its name, as its owner gave it. */
+  name: string;
+  /** Where the user reaches it: `/owner/name`. */
+  path: string;
+  kind: 'file' | 'dir';
+  right: ApiRight;
+  version: number;
+}
+
+/**
+ * Grants typed as words, `USER r|w|rw [USER RIGHT ...]` (as in `touch team5.txt bob r carol w`).
+ * @throws FsError `invalid`, saying how grants are written
+ */
+export function grantsOfWords(words: readonly string[]): ApiGrant[] {
+  try {
+    return parseGrantWords(words);
+  } catch (err) {
+    if (!isFsError(err) || err.op !== 'user-name.parse') throw err;
+    // Pairs are checked in order, so the first word in a user's place that is not a user name
+    // is the one refused.
+    const word = words.find((w, i) => i % 2 === 0 && !isUserName(w)) ?? '';
+    throw new FsError(
+      'invalid',
+      `"${word}" is not a user name (a-z, 0-9, _ or -, starting with a letter): grants are USER r|w|rw pairs, for example \`bob r carol w\``,
+      { op: 'grant.parse' },
+    );
+  }
+}
+
+/**
+ * Checks user names typed as words (as `unshare FILE USER ...` takes them).
+ * @throws FsError `invalid` naming the first that is not a user name, with `usage`
+ */
+export function checkUserNames(words: readonly string[], usage: string): void {
+  const bad = words.find((word) => !isUserName(word));
+  if (bad !== undefined) {
+    throw new FsError(
+      'invalid',
+      `"${bad}" is not a user name (a-z, 0-9, _ or -, starting with a letter); usage: ${usage}`,
+      { op: 'user-name.parse' },
+    );
+  }
+}
+
+function isUserName(word: string): boolean {
+  try {
+    parseUserName(word);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** How a write treats an existing file. */
 export type WriteMode = 'replace' | 'create' | 'append';
 
@@ -161,8 +253,13 @@ export class LocalApi {
     return this.#json('GET', '/v1/peers');
   }
 
-  async mkdir(path: string): Promise<void> {
-    await this.#json('POST', '/v1/fs/mkdir', { path });
+  /** Makes a directory, shared with `grants` on top of those its folder passes on. */
+  async mkdir(path: string, grants: readonly ApiGrant[] = []): Promise<void> {
+    try {
+      await this.#json('POST', '/v1/fs/mkdir', grants.length === 0 ? { path } : { path, grants });
+    } catch (err) {
+      throw this.#mayNot(err, path, `you may not create ${path}`, 'for the w right on its folder');
+    }
   }
 
   async list(path: string): Promise<ApiListEntry[]> {
@@ -174,13 +271,56 @@ export class LocalApi {
     return this.#json('GET', `/v1/fs/stat?${query({ path })}`);
   }
 
-  /** Writes `content` (streamed) as a new version of `path`. */
-  writeFile(
+  /**
+   * Writes `content` (streamed) as a new version of `path`; a file being created (`create`)
+   * may be shared with `grants` at once.
+   */
+  async writeFile(
     path: string,
     content: Uint8Array | Readable,
     mode: WriteMode = 'replace',
+    grants: readonly ApiGrant[] = [],
   ): Promise<{ version: number; size: number }> {
-    return this.#json('PUT', `/v1/fs/file?${query({ path, mode })}`, content);
+    const params = new URLSearchParams({ path, mode });
+    for (const { user, right } of grants) params.append('grant', `${user}:${right}`);
+    try {
+      return await this.#json('PUT', `/v1/fs/file?${params.toString()}`, content);
+    } catch (err) {
+      throw this.#mayNot(
+        err,
+        path,
+        `you may not write ${path}`,
+        'to share it with you for writing (w)',
+      );
+    }
+  }
+
+  /** Shares a file or folder (owner only); a folder's grants reach everything in it. */
+  share(path: string, grants: readonly ApiGrant[]): Promise<ApiSharingChange> {
+    return this.#json<ApiSharingChange>('POST', '/v1/fs/share', { path, grants }).catch(
+      (err: unknown) => {
+        throw this.#ownerOnly(err, path, 'share');
+      },
+    );
+  }
+
+  /** Withdraws every right of `users` on a file or folder (owner only; a folder: all in it). */
+  unshare(path: string, users: readonly string[]): Promise<ApiSharingChange> {
+    return this.#json<ApiSharingChange>('POST', '/v1/fs/unshare', { path, users }).catch(
+      (err: unknown) => {
+        throw this.#ownerOnly(err, path, 'unshare');
+      },
+    );
+  }
+
+  /** The owner, last writer and grants of a file or folder. */
+  permissions(path: string): Promise<ApiPermissions> {
+    return this.#json('GET', `/v1/fs/perms?${query({ path })}`);
+  }
+
+  /** Everything shared with the logged-in user, by owner then name. */
+  async shared(): Promise<ApiSharedItem[]> {
+    return (await this.#json<{ items: ApiSharedItem[] }>('GET', '/v1/fs/shared')).items;
   }
 
   /** Reads a file; the body streams (consume or destroy it). */
@@ -254,6 +394,44 @@ export class LocalApi {
   /** Runs a repair pass over the logged-in user's files now. */
   repair(options: { audit?: boolean } = {}): Promise<ApiRepairSummary> {
     return this.#json('POST', '/v1/repair', { audit: options.audit === true });
+  }
+
+  /** The owner of `path` when it is someone other than the logged-in user. */
+  #otherOwner(path: string): string | undefined {
+    const user = this.session?.user;
+    if (user === undefined) return undefined;
+    try {
+      const owner = parsePath(path, parseUserName(user)).owner;
+      return owner === user ? undefined : owner;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A refusal of an owner-only verb (share, unshare) on someone else's entry, as the
+   * sentence a person needs: whose it is and who to ask. Other errors pass unchanged (a
+   * session the peer no longer knows is `permission` too, but from op `api`).
+   */
+  #ownerOnly(err: unknown, path: string, verb: string): unknown {
+    const owner = this.#otherOwner(path);
+    if (!isFsError(err, 'permission') || err.op === 'api' || owner === undefined) return err;
+    return new HintedError(
+      'permission',
+      `only ${owner} (the owner) may ${verb} ${path}; ask ${owner} to do it`,
+      '',
+      { op: err.op, path },
+    );
+  }
+
+  /** A refused write in someone else's tree, saying whom to ask for the `w` right. */
+  #mayNot(err: unknown, path: string, refusal: string, request: string): unknown {
+    const owner = this.#otherOwner(path);
+    if (!isFsError(err, 'permission') || err.op === 'api' || owner === undefined) return err;
+    return new HintedError('permission', `${refusal}; ask ${owner} (the owner) ${request}`, '', {
+      op: err.op,
+      path,
+    });
   }
 
   async #send(

@@ -5,7 +5,8 @@
  * Trust: the connection is pinned to the directory's fingerprint (TLS 1.3 with the directory's
  * identity key); at login the OPAQUE server key is checked against the one the pinned directory
  * announced; everything else the directory returns that matters is signed by someone else and
- * verified here.
+ * verified here. Key logs are also checked against what this device saw of them before (its key
+ * pins, key-pins.ts), so the directory can neither swap a user's log for another nor roll it back.
  *
  * Security-sensitive: passwords and unsealed keys pass through this module. They are never
  * logged and never put into errors.
@@ -20,6 +21,7 @@ import { openWithExportKey, sealWithExportKey } from '../crypto/export-key-seal.
 import {
   decodePrivateIdentity,
   encodePrivateIdentity,
+  fingerprint,
   fingerprintMatches,
   IdentityKeys,
 } from '../crypto/identity.js';
@@ -32,11 +34,12 @@ import {
   type LoginStartResponse,
   routes,
 } from '../wire/directory-api.js';
-import { type KeyLogState, makeGenesis, verifyKeyLog } from '../wire/key-log.js';
+import { chainHash, type KeyLogState, makeGenesis, verifyKeyLog } from '../wire/key-log.js';
 import { type ListedPeer, openPeerList } from '../wire/peer-record.js';
 import { createPinnedAgent } from '../wire/pinned-tls.js';
 import { authHeader, signRequest } from '../wire/request-auth.js';
 import { sessionProof } from '../wire/session-binding.js';
+import { checkKeyLogPin, createMemoryKeyPins, isBehindPin, type KeyPins } from './key-pins.js';
 
 /** Where the directory is and which key it must have. */
 export interface DirectoryEndpoint {
@@ -46,6 +49,21 @@ export interface DirectoryEndpoint {
   fingerprint: string;
   /** Local address to connect from (tests use 127.0.0.x to act as different sources). */
   localAddress?: string;
+}
+
+/** How a client behaves, beyond where it connects. */
+export interface DirectoryClientInit {
+  /**
+   * What this device remembers of users' key logs. Share one store between every client of a
+   * device (a peer passes its `key-pins.json`). Default: a new in-memory store, which remembers
+   * only for the life of this client.
+   */
+  keyPins?: KeyPins;
+  /**
+   * How long a verified key log is reused, in ms (default 2000; 0 fetches it every time). A
+   * cached log was checked against the pins when it was fetched; every fetch is checked.
+   */
+  keyLogCacheMs?: number;
 }
 
 /** A logged-in session: the user's unlocked identity and the device key that signs requests. */
@@ -72,11 +90,17 @@ const sealContext = (user: UserName) => utf8(`peervault/v1/user-keys\0${user}`);
 export class DirectoryClient {
   readonly #base: string;
   readonly #agent: Agent;
+  readonly #pins: KeyPins;
+  readonly #keyLogCacheMs: number;
+  /** Verified key logs by user, with when their fetch started; a fetch in flight is shared. */
+  readonly #keyLogs = new Map<UserName, { at: number; state: Promise<KeyLogState> }>();
   #info: InfoResponse | undefined;
 
-  private constructor(base: string, agent: Agent) {
+  private constructor(base: string, agent: Agent, init: DirectoryClientInit) {
     this.#base = base.replace(/\/+$/, '');
     this.#agent = agent;
+    this.#pins = init.keyPins ?? createMemoryKeyPins();
+    this.#keyLogCacheMs = init.keyLogCacheMs ?? 2_000;
   }
 
   /**
@@ -84,12 +108,15 @@ export class DirectoryClient {
    * @throws FsError `integrity` when the directory's key does not match the fingerprint;
    *   `unavailable` when it cannot be reached.
    */
-  static async connect(endpoint: DirectoryEndpoint): Promise<DirectoryClient> {
+  static async connect(
+    endpoint: DirectoryEndpoint,
+    init: DirectoryClientInit = {},
+  ): Promise<DirectoryClient> {
     const agent = createPinnedAgent(
       { fingerprint: endpoint.fingerprint },
       endpoint.localAddress === undefined ? undefined : { localAddress: endpoint.localAddress },
     );
-    const client = new DirectoryClient(endpoint.url, agent);
+    const client = new DirectoryClient(endpoint.url, agent, init);
     const info = await client.call<InfoResponse>('GET', routes.info);
     if (
       !fingerprintMatches(
@@ -137,6 +164,8 @@ export class DirectoryClient {
     options: { headers?: Readonly<Record<string, string>> } = {},
   ): Promise<T> {
     const payload = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
+    // A key event sent through this client (a rotation) must be seen by its next keyLog().
+    if (path === routes.appendKey) this.#keyLogs.clear();
     const headers: Record<string, string> = { ...options.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (session) {
@@ -221,12 +250,21 @@ export class DirectoryClient {
     );
     const sealed = sealWithExportKey(exportKey, encodePrivateIdentity(keys), sealContext(user));
     exportKey.dispose();
+    const genesis = makeGenesis(user, keys, Date.now());
     await this.call('POST', routes.registerFinish, {
       user,
       record: registration.registrationRecord,
       sealedKeys: toBase64url(sealed),
-      keyLog: toBase64url(makeGenesis(user, keys, Date.now())),
+      keyLog: toBase64url(genesis),
       ...(options.invite === undefined ? {} : { invite: options.invite }),
+    });
+    // This device made the log's first event, so it pins that rather than trust the directory's
+    // copy later. The name was free, so a pin left from an earlier account of it is replaced.
+    this.#keyLogs.delete(user);
+    this.#pins.set(user, {
+      seq: 0,
+      head: chainHash(genesis),
+      fingerprint: fingerprint(keys.signing.publicKey),
     });
     return keys;
   }
@@ -270,6 +308,9 @@ export class DirectoryClient {
     exportKey.dispose();
     const identity = decodePrivateIdentity(secret);
     secret.dispose();
+    // The user's own log, checked against what this device saw of it: a directory that swapped
+    // it (so that others wrap keys to the directory) or rolled it back is caught here too.
+    await this.keyLog(user);
     return { user, id: done.session, expiresAt: done.expiresAt, identity, deviceKey };
   }
 
@@ -317,17 +358,46 @@ export class DirectoryClient {
     await this.call('POST', routes.logout, {}, session);
   }
 
-  /** Fetches and verifies a user's key log. @throws FsError `integrity` if it does not verify. */
-  async keyLog(name: string): Promise<KeyLogState> {
+  /**
+   * A user's key log, fetched, verified, and checked against this device's pin of it (which then
+   * advances to its head). A log verified less than `keyLogCacheMs` ago is reused unless `fresh`.
+   * @throws FsError `integrity` when it does not verify, or does not extend the log this device
+   *   saw before (the message says what to do); `not-exist` when there is no such user.
+   */
+  async keyLog(name: string, options: { fresh?: boolean } = {}): Promise<KeyLogState> {
     const user = parseUserName(name);
-    const { entries } = await this.call<{ entries: string[] }>(
-      'GET',
-      routes.userKeys.replace(':user', user),
-    );
-    return verifyKeyLog(
-      user,
-      entries.map((e) => fromBase64url(e, 'key log entry', { maxBytes: 4096 })),
-    );
+    const now = Date.now();
+    const hit = this.#keyLogs.get(user);
+    if (options.fresh !== true && hit !== undefined && now - hit.at < this.#keyLogCacheMs) {
+      return hit.state;
+    }
+    const state = this.#fetchKeyLog(user);
+    if (this.#keyLogCacheMs > 0) {
+      const entry = { at: now, state };
+      if (this.#keyLogs.size >= 10_000) this.#keyLogs.clear();
+      this.#keyLogs.set(user, entry);
+      // A failure is never cached: the next call fetches (and checks) again.
+      state.catch(() => {
+        if (this.#keyLogs.get(user) === entry) this.#keyLogs.delete(user);
+      });
+    }
+    return state;
+  }
+
+  async #fetchKeyLog(user: UserName): Promise<KeyLogState> {
+    for (let attempt = 1; ; attempt++) {
+      const { entries } = await this.call<{ entries: string[] }>(
+        'GET',
+        routes.userKeys.replace(':user', user),
+      );
+      const envelopes = entries.map((e) => fromBase64url(e, 'key log entry', { maxBytes: 4096 }));
+      const state = verifyKeyLog(user, envelopes);
+      // A log behind the pin may be an honest answer overtaken by a fresher one (two fetches in
+      // flight, or another client sharing the pins): ask once more before calling it a rollback.
+      if (attempt === 1 && isBehindPin(this.#pins, state)) continue;
+      checkKeyLogPin(this.#pins, state, envelopes);
+      return state;
+    }
   }
 
   /** The live peers, verified against the directory's pinned key. */

@@ -386,18 +386,24 @@ export async function* readFileBlocks(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sealed file metadata, format 1:
-//   [0]      format version, 0x01
-//   [1..13)  nonce, 12 random bytes
-//   [13..)   AES-256-GCM ciphertext, then the 16-byte tag, of canonical CBOR
-//            {v: 1, size, chunk, mtime, blocks: [block id text]}
+// Sealed file metadata, format 2:
+//   [0]      format version, 0x02
+//   [1..9)   u64be content version: the entry version whose write sealed these chunks
+//   [9..21)  nonce, 12 random bytes
+//   [21..)   AES-256-GCM ciphertext, then the 16-byte tag, of canonical CBOR
+//            {v: 2, size, chunk, mtime, blocks: [block id text]}
 // Key: HKDF-SHA256(file key, salt empty, info = label(meta-key)). Associated data:
-// label(meta) || 0x01 || fileId (16) || u64be(version), so metadata cannot be moved to another
-// file or version.
+// label(meta) || 0x02 || fileId (16) || u64be(content version), so metadata cannot be moved to
+// another file or claim another content version.
+//
+// Why the content version travels with the metadata: a version that changes only who has access
+// (a share), deletes or restores carries the metadata of the content it keeps, unchanged, so no
+// byte of the file is sealed again; its chunks stay sealed at their own version. A reader opens
+// the chunks at the content version, which may not be newer than the entry version it reads.
 // ---------------------------------------------------------------------------------------------
 
 /** The format version written by {@link sealFileMeta}. */
-export const fileMetaFormatVersion = 1;
+export const fileMetaFormatVersion = 2;
 
 /** What a file version's metadata says about its content. */
 export interface FileMeta {
@@ -407,15 +413,21 @@ export interface FileMeta {
   blocks: BlockId[];
   /** Modification time, ms since the epoch. */
   mtime: number;
-  /** Plaintext bytes per chunk; always {@link fileChunkSize} in format 1. */
+  /** Plaintext bytes per chunk; always {@link fileChunkSize}. */
   chunkSize: number;
+}
+
+/** Metadata as a reader opened it: with the version its chunks are sealed at. */
+export interface OpenedFileMeta extends FileMeta {
+  /** The entry version whose write sealed the chunks (read them at this version). */
+  contentVersion: number;
 }
 
 const metaKeys = ['v', 'size', 'chunk', 'mtime', 'blocks'] as const;
 const metaInfo = labelBytes(labels.metaKey);
 const metaAdLabel = labelBytes(labels.metaAd);
 const emptySalt = new Uint8Array(0);
-const metaHeaderBytes = 1 + aeadNonceBytes;
+const metaHeaderBytes = 1 + 8 + aeadNonceBytes;
 
 function metaKey(fileKey: SecretBytes): Uint8Array {
   return hkdfSha256(fileKey.expose(), emptySalt, metaInfo, 32);
@@ -431,7 +443,8 @@ function metaAssociatedData(where: FileVersionRef): Uint8Array {
 }
 
 /**
- * Seals a file version's metadata for its directory entry.
+ * Seals a file version's metadata for its directory entry; `where.version` is the version the
+ * content's chunks were sealed at.
  * @throws FsError `invalid` when the metadata is inconsistent (block count not matching the
  *   size, a malformed block id, a chunk size other than {@link fileChunkSize}, a bad time).
  */
@@ -463,7 +476,7 @@ export function sealFileMeta(
       nonce,
       plaintext,
       metaAssociatedData(where),
-      concatBytes(Uint8Array.of(fileMetaFormatVersion), nonce),
+      concatBytes(Uint8Array.of(fileMetaFormatVersion), u64be(where.version), nonce),
     );
   } finally {
     key.fill(0);
@@ -471,29 +484,36 @@ export function sealFileMeta(
 }
 
 /**
- * Opens sealed metadata, checking that it belongs to this file and version and is consistent.
+ * Opens sealed metadata read at entry version `where.version`, checking that it belongs to this
+ * file, that its content version is not newer than that, and that it is consistent.
  * @throws FsError `integrity` on anything wrong: altered, moved, truncated, non-canonical,
- *   unknown fields, malformed block ids, or a block count that does not match the size.
+ *   unknown fields, malformed block ids, a block count that does not match the size, or a
+ *   content version newer than the entry version.
  */
 export function openFileMeta(
   fileKey: SecretBytes,
   where: FileVersionRef,
   sealed: Uint8Array,
-): FileMeta {
+): OpenedFileMeta {
   const op = 'file-meta.open';
   if (sealed.length < metaHeaderBytes + aeadTagBytes || sealed.length > entryLimits.metaBytes) {
     throw integrityError(op);
   }
   if (sealed[0] !== fileMetaFormatVersion) throw integrityError(op);
   if (!Number.isSafeInteger(where.version) || where.version < 0) throw integrityError(op);
+  const header = new DataView(sealed.buffer, sealed.byteOffset + 1, 8);
+  const contentVersion = Number(header.getBigUint64(0));
+  if (!Number.isSafeInteger(contentVersion) || contentVersion > where.version) {
+    throw integrityError(op);
+  }
   const key = metaKey(fileKey);
   let plaintext: Uint8Array;
   try {
     plaintext = aeadOpen(
       key,
-      sealed.subarray(1, metaHeaderBytes),
+      sealed.subarray(9, metaHeaderBytes),
       sealed.subarray(metaHeaderBytes),
-      metaAssociatedData(where),
+      metaAssociatedData({ fileId: where.fileId, version: contentVersion }),
       op,
     );
   } finally {
@@ -516,5 +536,5 @@ export function openFileMeta(
       throw integrityError(op);
     }
   });
-  return { size, blocks, mtime, chunkSize };
+  return { size, blocks, mtime, chunkSize, contentVersion };
 }

@@ -10,17 +10,16 @@
  */
 import { FsError } from '../interface/errors.js';
 import type { BlockId, FileId } from '../interface/ids.js';
+import type { Grant } from '../interface/directory-store.js';
 import type { UserName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
-import { utf8 } from '../crypto/bytes.js';
 import { encryptName, lookupTag } from '../crypto/names.js';
 import { newFileId, newSymmetricKey } from '../crypto/random.js';
-import type { SecretBytes } from '../crypto/secret.js';
-import { wrapKey } from '../crypto/wrap.js';
 import { toBase64url } from '../wire/base64.js';
 import { type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
 import { routes } from '../wire/directory-api.js';
 import { chainHash } from '../wire/key-log.js';
+import { accessForNew } from './entry-access.js';
 import { openFileMeta, readFileBlocks, sealFileMeta, writeFileBlocks } from './file-codec.js';
 import {
   type AgentContext,
@@ -44,47 +43,30 @@ export interface FileContext extends AgentContext {
 
 const zero = new Uint8Array(32);
 const chunkSize = 1024 * 1024;
-const keyContext = (id: FileId, user: UserName) => utf8(`peervault/v1/entry-key\0${id}\0${user}`);
-
-async function wrapFor(
-  ctx: AgentContext,
-  users: readonly UserName[],
-  id: FileId,
-  fileKey: SecretBytes,
-): Promise<Record<string, Uint8Array>> {
-  const keys: Record<string, Uint8Array> = {};
-  for (const user of new Set(users)) {
-    const log = await ctx.directory.keyLog(user);
-    keys[user] = await wrapKey(
-      log.identity.encryptionKey,
-      fileKey,
-      'file-key',
-      keyContext(id, user),
-    );
-  }
-  return keys;
-}
-
-/** Resolves a path that may not exist yet: its parent, and the existing entry if any. */
+/**
+ * Resolves a path that may not exist yet: the existing entry if any, else its parent (needed
+ * only to create it). A file shared on its own is written without its folder, which its
+ * grantees cannot read.
+ */
 async function locate(
   ctx: AgentContext,
   path: PathName,
-): Promise<{ parent: ResolvedEntry; existing?: ResolvedEntry }> {
+): Promise<{ parent?: ResolvedEntry; existing?: ResolvedEntry }> {
   const name = path.elements[path.elements.length - 1];
   if (name === undefined)
     throw new FsError('is-dir', `${formatPath(path)} is a directory`, {
       op: 'write',
       path: formatPath(path),
     });
+  try {
+    return { existing: await resolve(ctx, path) };
+  } catch (err) {
+    if (!(err instanceof FsError) || err.kind !== 'not-exist') throw err;
+  }
   const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
   if (parent.body.kind !== 'dir')
     throw new FsError('not-dir', `${formatPath(parent.path)} is not a directory`, { op: 'write' });
-  try {
-    return { parent, existing: await resolve(ctx, path) };
-  } catch (err) {
-    if (err instanceof FsError && err.kind === 'not-exist') return { parent };
-    throw err;
-  }
+  return { parent };
 }
 
 /** How {@link writeFile} treats an existing file. */
@@ -92,6 +74,8 @@ export interface WriteOptions {
   /** `replace` (default) writes a new version; `create` refuses an existing file (`exist`);
    * `append` writes a new version holding the old content followed by `source`. */
   mode?: 'replace' | 'create' | 'append';
+  /** Grants of a new file, on top of those it inherits from its folder (owner only). */
+  grants?: readonly Grant[];
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
 }
@@ -126,6 +110,24 @@ export async function writeFile(
       path: formatPath(path),
     });
   }
+  if (existing && options.grants !== undefined && options.grants.length > 0) {
+    throw new FsError(
+      'invalid',
+      `${formatPath(path)} already exists: grants are given when a file is created; use \`share\``,
+      { op: 'write', path: formatPath(path) },
+    );
+  }
+  // Refused here, before any block goes out: peers and the directory would refuse it anyway.
+  const governing = existing ?? parent!;
+  const me = ctx.session.user;
+  if (me !== governing.body.owner && !governing.body.acl.w.includes(me)) {
+    const owner = governing.body.owner;
+    throw new FsError(
+      'permission',
+      `you may not write ${formatPath(existing ? path : governing.path)}; ask ${owner} (the owner) to share it with you for writing (w)`,
+      { op: 'write', path: formatPath(path) },
+    );
+  }
   if (existing && options.mode === 'append') {
     // The old content is read (verified) and re-sealed ahead of the new: versions are
     // immutable, and chunk keys are bound to their version, so no block can be reused.
@@ -135,6 +137,11 @@ export async function writeFile(
   const id = existing?.body.id ?? newFileId();
   const fileKey = existing?.key ?? newSymmetricKey();
   const version = (existing?.body.version ?? 0) + 1;
+  // Keys are wrapped (and grantees' key logs checked) before any block goes out.
+  const access =
+    existing || !parent
+      ? undefined
+      : await accessForNew(ctx, parent.body, { id, kind: 'file' }, fileKey, options.grants ?? []);
   const written = await writeFileBlocks(source, {
     fileKey,
     fileId: id,
@@ -150,7 +157,6 @@ export async function writeFile(
     { fileId: id, version },
     { size: written.size, blocks: written.blocks, mtime: now, chunkSize },
   );
-  const owner = parent.body.owner;
   const body: DirEntryBody = existing
     ? {
         ...existing.body,
@@ -162,15 +168,15 @@ export async function writeFile(
       }
     : {
         id,
-        parent: parent.body.id,
-        owner,
+        parent: parent!.body.id,
+        owner: parent!.body.owner,
         version: 1,
         kind: 'file',
-        tag: lookupTag(parent.key, name),
-        name: encryptName(parent.key, id, name),
+        tag: lookupTag(parent!.key, name),
+        name: encryptName(parent!.key, id, name),
+        label: encryptName(fileKey, id, name),
         meta,
-        keys: await wrapFor(ctx, [owner, ctx.session.user], id, fileKey),
-        acl: { r: [], w: [] },
+        ...access!,
         deleted: null,
         prev: zero,
         time: now,
@@ -291,7 +297,12 @@ async function verifiedVersions(
     const verified = await verifyEntry(
       ctx,
       { envelope: answer.envelope, version: answer.version, deletedAt: null, deletedBy: null },
-      { parent: entry.body.parent, owner: entry.body.owner, id: entry.body.id },
+      {
+        parent: entry.body.parent,
+        owner: entry.body.owner,
+        id: entry.body.id,
+        historic: answer.version !== entry.body.version || entry.body.deleted !== null,
+      },
     );
     if (verified.body.version !== answer.version) {
       throw new FsError('integrity', 'the directory mislabelled a version', { op: 'versions' });
@@ -351,11 +362,17 @@ function contentOf(
   entry: ResolvedEntry,
   signal: AbortSignal | undefined,
 ): AsyncIterable<Uint8Array> {
-  const position = { fileId: entry.body.id, version: entry.body.version };
-  const meta = openFileMeta(entry.key, position, entry.body.meta);
+  const meta = openFileMeta(
+    entry.key,
+    { fileId: entry.body.id, version: entry.body.version },
+    entry.body.meta,
+  );
   return readFileBlocks({
     fileKey: entry.key,
-    ...position,
+    fileId: entry.body.id,
+    // The chunks are sealed at the version that wrote this content, which a later version that
+    // only shared, deleted or restored the file keeps.
+    version: meta.contentVersion,
     size: meta.size,
     blocks: meta.blocks,
     fetch: (id) => ctx.blocks.getBlock(entry.body.id, id),

@@ -12,24 +12,22 @@
  * grantees in the entry's `keys` map, bound to the entry id and the recipient's user name.
  */
 import { FsError } from '../interface/errors.js';
-import type { FileId } from '../interface/ids.js';
+import type { Grant } from '../interface/directory-store.js';
 import { parseEntryName, type EntryName, type UserName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
-import { constantTimeEqual, utf8 } from '../crypto/bytes.js';
+import { constantTimeEqual } from '../crypto/bytes.js';
 import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
 import { newFileId, newSymmetricKey } from '../crypto/random.js';
 import type { SecretBytes } from '../crypto/secret.js';
-import { unwrapKey, wrapKey } from '../crypto/wrap.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
-import {
-  decodeDirEntryUnverified,
-  type DirEntryBody,
-  openDirEntry,
-  signDirEntry,
-} from '../wire/dir-entry.js';
-import { type EntryResponse, routes } from '../wire/directory-api.js';
+import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import { type EntryResponse, routes, type SharedEntriesResponse } from '../wire/directory-api.js';
+import { signEntryAcl } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
-import type { DirectoryClient, DirectorySession } from './directory-client.js';
+import { accessForNew, unwrapEntryKey, wrapTo } from './entry-access.js';
+import { type AgentContext, verifyEntry } from './entry-verify.js';
+
+export { type AgentContext, verifyEntry } from './entry-verify.js';
 
 /** A verified entry and, when we may read it, its key. */
 export interface ResolvedEntry {
@@ -40,63 +38,11 @@ export interface ResolvedEntry {
   envelope: Uint8Array;
   /** The name key of a directory, or the file key of a file. */
   key: SecretBytes;
-}
-
-/** What a verb needs: the directory and the logged-in user. */
-export interface AgentContext {
-  directory: DirectoryClient;
-  session: DirectorySession;
+  /** Who signed this version (the owner or a writer), when the resolver verified it. */
+  writer?: UserName;
 }
 
 const zeroTag = new Uint8Array(32);
-const keyContext = (id: FileId, user: UserName) => utf8(`peervault/v1/entry-key\0${id}\0${user}`);
-
-/** Who may have signed `body`: its owner and its ACL writers, with their current signing keys. */
-async function trustedSigners(
-  ctx: AgentContext,
-  body: DirEntryBody,
-): Promise<{ user: UserName; key: Uint8Array }[]> {
-  const users = [body.owner, ...body.acl.w];
-  const logs = await Promise.all(users.map((user) => ctx.directory.keyLog(user)));
-  return logs.map((log, i) => ({ user: users[i]!, key: log.identity.signingKey }));
-}
-
-/** Verifies an entry answer: signed by an allowed key, and the entry we asked for. */
-export async function verifyEntry(
-  ctx: AgentContext,
-  answer: EntryResponse,
-  expect: { parent: FileId | null; owner: UserName; id?: FileId },
-): Promise<{ body: DirEntryBody; envelope: Uint8Array; writer: UserName }> {
-  const op = 'entry.verify';
-  const envelope = fromBase64url(answer.envelope, 'envelope');
-  // The claimed body only tells whose keys to trust; the envelope must then verify with them.
-  const signers = await trustedSigners(ctx, decodeDirEntryUnverified(envelope));
-  const { body, signer } = openDirEntry(
-    envelope,
-    signers.map((s) => s.key),
-  );
-  const writer = signers.find((s) => constantTimeEqual(s.key, signer))!.user;
-  if (
-    body.parent !== expect.parent ||
-    body.owner !== expect.owner ||
-    (expect.id !== undefined && body.id !== expect.id)
-  ) {
-    throw new FsError('integrity', 'the directory returned an entry from somewhere else', { op });
-  }
-  return { body, envelope, writer };
-}
-
-async function unwrapEntryKey(ctx: AgentContext, body: DirEntryBody): Promise<SecretBytes> {
-  const wrapped = body.keys[ctx.session.user];
-  if (!wrapped)
-    throw new FsError('permission', 'this entry is not shared with you', { op: 'entry.key' });
-  return unwrapKey(
-    ctx.session.identity.encryption,
-    wrapped,
-    body.kind === 'dir' ? 'name-key' : 'file-key',
-    keyContext(body.id, ctx.session.user),
-  );
-}
 
 /** The user's root directory, created on first use. */
 export async function ensureRoot(ctx: AgentContext): Promise<ResolvedEntry> {
@@ -116,16 +62,17 @@ export async function ensureRoot(ctx: AgentContext): Promise<ResolvedEntry> {
     kind: 'dir',
     tag: zeroTag,
     name: new Uint8Array(0),
+    label: new Uint8Array(0),
     meta: new Uint8Array(0),
-    keys: {
-      [owner]: await wrapKey(
-        ctx.session.identity.encryption.publicKey,
-        nameKey,
-        'name-key',
-        keyContext(id, owner),
-      ),
-    },
+    keys: await wrapTo(ctx, { id, kind: 'dir' }, nameKey, [owner]),
     acl: { r: [], w: [] },
+    aclCert: signEntryAcl(ctx.session.identity.signing, {
+      entry: id,
+      owner,
+      version: 1,
+      r: [],
+      w: [],
+    }),
     deleted: null,
     prev: zeroTag,
     time: Date.now(),
@@ -143,7 +90,7 @@ export async function ensureRoot(ctx: AgentContext): Promise<ResolvedEntry> {
     if (err instanceof FsError && err.kind === 'exist') return rootOf(ctx, owner);
     throw err;
   }
-  return { path: { owner, elements: [] }, name: '', body, envelope, key: nameKey };
+  return { path: { owner, elements: [] }, name: '', body, envelope, key: nameKey, writer: owner };
 }
 
 async function rootOf(ctx: AgentContext, owner: UserName): Promise<ResolvedEntry> {
@@ -153,7 +100,7 @@ async function rootOf(ctx: AgentContext, owner: UserName): Promise<ResolvedEntry
     undefined,
     ctx.session,
   );
-  const { body, envelope } = await verifyEntry(ctx, answer, { parent: null, owner });
+  const { body, envelope, writer } = await verifyEntry(ctx, answer, { parent: null, owner });
   if (body.kind !== 'dir' || !constantTimeEqual(body.tag, zeroTag)) {
     throw new FsError('integrity', 'the directory returned a malformed root', { op: 'entry.root' });
   }
@@ -163,6 +110,7 @@ async function rootOf(ctx: AgentContext, owner: UserName): Promise<ResolvedEntry
     body,
     envelope,
     key: await unwrapEntryKey(ctx, body),
+    writer,
   };
 }
 
@@ -184,44 +132,135 @@ async function child(
     undefined,
     ctx.session,
   );
-  const { body, envelope } = await verifyEntry(ctx, answer, {
+  const { body, envelope, writer } = await verifyEntry(ctx, answer, {
     parent: parent.body.id,
     owner: parent.body.owner,
+    parentBody: parent.body,
   });
   if (!constantTimeEqual(body.tag, tag) || decryptName(parent.key, body.id, body.name) !== name) {
     throw new FsError('integrity', 'the directory returned an entry under the wrong name', { op });
   }
+  const key = await unwrapEntryKey(ctx, body);
+  // The label is what grantees who cannot read this folder see: it must say the same name.
+  if (decryptName(key, body.id, body.label) !== name) {
+    throw new FsError('integrity', 'this entry shows grantees another name than its own', { op });
+  }
   const path = { owner: parent.path.owner, elements: [...parent.path.elements, name] };
-  return { path, name, body, envelope, key: await unwrapEntryKey(ctx, body) };
+  return { path, name, body, envelope, key, writer };
 }
 
 /**
- * Resolves a path to its verified entry.
+ * What another user shared with the caller where the caller cannot read the folder it is in
+ * (the top of each shared tree), verified, with keys and the names that the entries' labels
+ * give. A grantee reaches these at `/OWNER/NAME`; nothing else of the owner's tree is visible.
+ */
+export async function sharedTops(ctx: AgentContext, owner?: UserName): Promise<ResolvedEntry[]> {
+  const { entries } = await ctx.directory.call<SharedEntriesResponse>(
+    'GET',
+    routes.shared,
+    undefined,
+    ctx.session,
+  );
+  const tops: ResolvedEntry[] = [];
+  for (const answer of entries) {
+    if (!answer.top) continue;
+    const claimed = decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope'));
+    if (claimed.owner === ctx.session.user || (owner !== undefined && claimed.owner !== owner)) {
+      continue;
+    }
+    const { body, envelope, writer } = await verifyEntry(ctx, answer, {
+      parent: claimed.parent,
+      owner: claimed.owner,
+      id: claimed.id,
+    });
+    const key = await unwrapEntryKey(ctx, body);
+    const name = parseEntryName(decryptName(key, body.id, body.label));
+    tops.push({ path: { owner: body.owner, elements: [name] }, name, body, envelope, key, writer });
+  }
+  return tops.sort((a, b) =>
+    a.path.owner !== b.path.owner
+      ? a.path.owner < b.path.owner
+        ? -1
+        : 1
+      : a.name < b.name
+        ? -1
+        : a.name > b.name
+          ? 1
+          : 0,
+  );
+}
+
+/** The root of `owner`'s tree, or null when the caller may not read it (they see shares). */
+async function readableRoot(ctx: AgentContext, owner: UserName): Promise<ResolvedEntry | null> {
+  if (owner === ctx.session.user) return ensureRoot(ctx);
+  try {
+    return await rootOf(ctx, owner);
+  } catch (err) {
+    if (err instanceof FsError && err.kind === 'permission') return null;
+    throw err;
+  }
+}
+
+/** The shared entry `/owner/name` as the caller sees it. */
+async function sharedTop(
+  ctx: AgentContext,
+  owner: UserName,
+  name: EntryName,
+): Promise<ResolvedEntry> {
+  const wanted = name.normalize('NFC');
+  const found = (await sharedTops(ctx, owner)).filter((t) => t.name.normalize('NFC') === wanted);
+  if (found.length === 0) throw new FsError('not-exist', 'no such entry', { op: 'resolve' });
+  if (found.length > 1) {
+    throw new FsError(
+      'conflict',
+      `${owner} shares ${found.length} entries named ${name} with you; ask ${owner} to rename one`,
+      { op: 'resolve' },
+    );
+  }
+  return found[0]!;
+}
+
+/**
+ * Resolves a path to its verified entry. In another user's tree whose root the caller cannot
+ * read, the first name is looked up among what that user shared with the caller.
  * @throws FsError `not-exist`, `not-dir`, `permission` (not shared with you), `integrity`
  */
 export async function resolve(ctx: AgentContext, path: PathName): Promise<ResolvedEntry> {
-  let entry =
-    path.owner === ctx.session.user ? await ensureRoot(ctx) : await rootOf(ctx, path.owner);
-  for (const name of path.elements) {
-    try {
-      entry = await child(ctx, entry, name);
-    } catch (err) {
-      if (err instanceof FsError && err.kind === 'not-exist') {
-        throw new FsError('not-exist', `no such file or directory: ${formatPath(path)}`, {
-          op: 'resolve',
-          path: formatPath(path),
-        });
-      }
-      throw err;
+  const notFound = () =>
+    new FsError('not-exist', `no such file or directory: ${formatPath(path)}`, {
+      op: 'resolve',
+      path: formatPath(path),
+    });
+  try {
+    const root = await readableRoot(ctx, path.owner);
+    const [first, ...rest] = path.elements;
+    if (root === null && first === undefined) {
+      throw new FsError(
+        'permission',
+        `${path.owner} has not shared their whole tree with you; \`ls /${path.owner}\` shows what they share`,
+        { op: 'resolve', path: formatPath(path) },
+      );
     }
+    let entry = root ?? (await sharedTop(ctx, path.owner, first!));
+    for (const name of root === null ? rest : path.elements) entry = await child(ctx, entry, name);
+    if (root === null) {
+      entry = { ...entry, path: { owner: path.owner, elements: [...path.elements] } };
+    }
+    return entry;
+  } catch (err) {
+    if (err instanceof FsError && err.kind === 'not-exist') throw notFound();
+    throw err;
   }
-  return entry;
 }
 
 /**
  * Makes a directory. @throws FsError `exist`, `not-exist` (parent), `not-dir`, `permission`
  */
-export async function mkdir(ctx: AgentContext, path: PathName): Promise<ResolvedEntry> {
+export async function mkdir(
+  ctx: AgentContext,
+  path: PathName,
+  grants: readonly Grant[] = [],
+): Promise<ResolvedEntry> {
   const name = path.elements[path.elements.length - 1];
   if (name === undefined)
     throw new FsError('exist', `${formatPath(path)} is a root and always exists`, { op: 'mkdir' });
@@ -230,40 +269,21 @@ export async function mkdir(ctx: AgentContext, path: PathName): Promise<Resolved
     throw new FsError('not-dir', `${formatPath(parent.path)} is not a directory`, { op: 'mkdir' });
   const id = newFileId();
   const nameKey = newSymmetricKey();
-  const owner = parent.body.owner;
   const body: DirEntryBody = {
     id,
     parent: parent.body.id,
-    owner,
+    owner: parent.body.owner,
     version: 1,
     kind: 'dir',
     tag: lookupTag(parent.key, name),
     name: encryptName(parent.key, id, name),
+    label: encryptName(nameKey, id, name),
     meta: new Uint8Array(0),
-    keys: {
-      [owner]: await wrapKey(
-        (await ctx.directory.keyLog(owner)).identity.encryptionKey,
-        nameKey,
-        'name-key',
-        keyContext(id, owner),
-      ),
-    },
-    acl: { r: [], w: [] },
+    ...(await accessForNew(ctx, parent.body, { id, kind: 'dir' }, nameKey, grants)),
     deleted: null,
     prev: zeroTag,
     time: Date.now(),
   };
-  if (ctx.session.user !== owner) {
-    body.keys = {
-      ...body.keys,
-      [ctx.session.user]: await wrapKey(
-        ctx.session.identity.encryption.publicKey,
-        nameKey,
-        'name-key',
-        keyContext(id, ctx.session.user),
-      ),
-    };
-  }
   const envelope = signDirEntry(ctx.session.identity.signing, body);
   try {
     await ctx.directory.call(
@@ -280,7 +300,7 @@ export async function mkdir(ctx: AgentContext, path: PathName): Promise<Resolved
       });
     throw err;
   }
-  return { path, name, body, envelope, key: nameKey };
+  return { path, name, body, envelope, key: nameKey, writer: ctx.session.user };
 }
 
 /** One line of a listing. */
@@ -320,12 +340,23 @@ async function openDirectory(
  * @throws FsError `not-exist`, `not-dir`, `integrity`
  */
 export async function list(ctx: AgentContext, path: PathName): Promise<ListedEntry[]> {
+  if (path.elements.length === 0 && (await readableRoot(ctx, path.owner)) === null) {
+    // Another user's tree: only what they shared with the caller, by the names it has.
+    return (await sharedTops(ctx, path.owner)).map((top) => ({
+      name: top.name,
+      kind: top.body.kind,
+      version: top.body.version,
+      owner: top.body.owner,
+      writer: top.writer!,
+    }));
+  }
   const { dir, entries } = await openDirectory(ctx, path, 'list');
   const listed: ListedEntry[] = [];
   for (const answer of entries) {
     const { body, writer } = await verifyEntry(ctx, answer, {
       parent: dir.body.id,
       owner: dir.body.owner,
+      parentBody: dir.body,
     });
     const name = decryptName(dir.key, body.id, body.name);
     if (!constantTimeEqual(body.tag, lookupTag(dir.key, parseEntryName(name)))) {
@@ -361,6 +392,7 @@ export async function openOwnTrashEntry(
     parent: claimed.parent,
     owner: ctx.session.user,
     id: claimed.id,
+    historic: true,
   });
   return {
     path: { owner: ctx.session.user, elements: [] },
@@ -372,19 +404,33 @@ export async function openOwnTrashEntry(
 }
 
 /**
- * Every live entry of the caller's own tree, depth first, verified and with its key (the root
- * first). Entries in other users' trees are not visited.
+ * Every live entry of the tree under `start` (the caller's root by default), depth first,
+ * verified and with its key, `start` first. Only entries the caller may read are visited.
  * @throws FsError `integrity` when the directory answers with anything that does not verify
  */
-export async function* walkOwnTree(ctx: AgentContext): AsyncGenerator<ResolvedEntry> {
-  const pending: ResolvedEntry[] = [await ensureRoot(ctx)];
+export async function* walkTree(
+  ctx: AgentContext,
+  start?: ResolvedEntry,
+): AsyncGenerator<ResolvedEntry> {
+  const first = start ?? (await ensureRoot(ctx));
+  if (first.body.kind !== 'dir') {
+    yield first;
+    return;
+  }
+  const pending: ResolvedEntry[] = [first];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     yield dir;
-    const { entries } = await openDirectory(ctx, dir.path, 'walk');
+    const { entries } = await ctx.directory.call<{ entries: EntryResponse[] }>(
+      'GET',
+      routes.children.replace(':id', dir.body.id),
+      undefined,
+      ctx.session,
+    );
     for (const answer of entries) {
-      const { body, envelope } = await verifyEntry(ctx, answer, {
+      const { body, envelope, writer } = await verifyEntry(ctx, answer, {
         parent: dir.body.id,
         owner: dir.body.owner,
+        parentBody: dir.body,
       });
       const name = parseEntryName(decryptName(dir.key, body.id, body.name));
       if (!constantTimeEqual(body.tag, lookupTag(dir.key, name))) {
@@ -398,11 +444,17 @@ export async function* walkOwnTree(ctx: AgentContext): AsyncGenerator<ResolvedEn
         body,
         envelope,
         key: await unwrapEntryKey(ctx, body),
+        writer,
       };
       if (body.kind === 'dir') pending.push(entry);
       else yield entry;
     }
   }
+}
+
+/** Every live entry of the caller's own tree (see {@link walkTree}). */
+export function walkOwnTree(ctx: AgentContext): AsyncGenerator<ResolvedEntry> {
+  return walkTree(ctx);
 }
 
 /**

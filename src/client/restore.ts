@@ -5,8 +5,9 @@
  * directory refuses a restore by anyone but the owner, and readers verify the signature, so a
  * misbehaving directory cannot restore on its own either.
  *
- * A file comes back as a new version with its content sealed again (versions are bound to their
- * number). A trashed entry is found by its path: its parent must be live (restore the parent first), and
+ * A file comes back as a new version carrying the metadata of its last live version (or of a
+ * chosen one), unchanged: metadata names the version its chunks were sealed at, so nothing is
+ * sealed again. `restore --version N` on a live file makes version N the newest. A trashed entry is found by its path: its parent must be live (restore the parent first), and
  * its name is decrypted with the parent's name key. A directory comes back with everything in
  * the trash below it.
  */
@@ -18,21 +19,16 @@ import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
 import { purgeForGood } from './garbage.js';
-import {
-  fileChunkSize,
-  openFileMeta,
-  readFileBlocks,
-  sealFileMeta,
-  writeFileBlocks,
-} from './file-codec.js';
+import { openFileMeta } from './file-codec.js';
 import type { FileContext } from './files.js';
-import { type EntryResponse, routes } from '../wire/directory-api.js';
+import { type EntryResponse, type EntryVersionResponse, routes } from '../wire/directory-api.js';
 import { chainHash } from '../wire/key-log.js';
 import {
   type AgentContext,
   openOwnTrashEntry,
   resolve,
   type ResolvedEntry,
+  verifyEntry,
   walkOwnTree,
 } from './namespace.js';
 
@@ -112,16 +108,12 @@ interface VersionAnswer {
 }
 
 /**
- * The content of a trashed file, sealed again as the version that restores it. A version's
- * chunks and metadata are bound to its version number (crypto/chunk.ts), so the bytes of the
- * last live version are read, verified, and re-sealed as the new one; its blocks stay as they
- * were (its history keeps them until retention).
+ * The metadata of a trashed file's last live version, which the restoring version carries
+ * unchanged: metadata names the version its chunks were sealed at (file-codec.ts), so no byte
+ * of the content is sealed again. It must open under the file key (so the owner or a writer
+ * made it, whatever the directory says about the envelope it came in).
  */
-async function resealed(
-  ctx: FileContext,
-  entry: ResolvedEntry,
-  version: number,
-): Promise<Uint8Array> {
+async function lastLiveMeta(ctx: FileContext, entry: ResolvedEntry): Promise<Uint8Array> {
   const fileId = entry.body.id;
   const { versions } = await ctx.directory.call<{ versions: VersionAnswer[] }>(
     'GET',
@@ -138,52 +130,68 @@ async function resealed(
       op: 'restore',
     });
   }
-  // The metadata opens only under the file key and its own version: whatever the directory
-  // claims about this envelope, it was made by the owner or a writer.
-  const meta = openFileMeta(entry.key, { fileId, version: live.version }, live.meta);
-  const content = readFileBlocks({
-    fileKey: entry.key,
-    fileId,
-    version: live.version,
-    size: meta.size,
-    blocks: meta.blocks,
-    fetch: (id) => ctx.blocks.getBlock(fileId, id),
-  });
-  const written = await writeFileBlocks(content, {
-    fileKey: entry.key,
-    fileId,
-    version,
-    chunkSize: fileChunkSize,
-    store: (id, parts) => ctx.blocks.putBlock(fileId, id, parts),
-  });
-  return sealFileMeta(
-    entry.key,
-    { fileId, version },
-    { size: written.size, blocks: written.blocks, mtime: meta.mtime, chunkSize: fileChunkSize },
-  );
+  openFileMeta(entry.key, { fileId, version: live.version }, live.meta);
+  return live.meta;
 }
 
-/** Writes the restoring version of a trashed entry (optionally under a new name). */
-async function undelete(
-  ctx: FileContext,
+/**
+ * The metadata of version `version` of a file, verified (signed as its rules require, the
+ * version asked for, not a deletion) and opened under the file key.
+ * @throws FsError `not-exist` when that version is not a readable one
+ */
+async function metaOfVersion(
+  ctx: AgentContext,
   entry: ResolvedEntry,
-  rename?: { parent: ResolvedEntry; name: EntryName },
+  version: number,
+  shown: string,
+): Promise<Uint8Array> {
+  const missing = () =>
+    new FsError('not-exist', `${shown} has no readable version ${version}; see \`versions\``, {
+      op: 'restore',
+      path: shown,
+    });
+  if (!Number.isSafeInteger(version) || version < 1 || version >= entry.body.version) {
+    throw missing();
+  }
+  let answer: EntryVersionResponse;
+  try {
+    answer = await ctx.directory.call<EntryVersionResponse>(
+      'GET',
+      routes.entryVersion.replace(':id', entry.body.id).replace(':version', String(version)),
+      undefined,
+      ctx.session,
+    );
+  } catch (err) {
+    if (err instanceof FsError && err.kind === 'not-exist') throw missing();
+    throw err;
+  }
+  const { body } = await verifyEntry(
+    ctx,
+    { envelope: answer.envelope, version: answer.version, deletedAt: null, deletedBy: null },
+    { parent: entry.body.parent, owner: entry.body.owner, id: entry.body.id, historic: true },
+  );
+  if (body.version !== version) {
+    throw new FsError('integrity', 'the directory returned another version', { op: 'restore' });
+  }
+  if (body.deleted !== null || body.kind !== 'file' || body.meta.length === 0) throw missing();
+  openFileMeta(entry.key, { fileId: body.id, version }, body.meta);
+  return body.meta;
+}
+
+/** Writes the owner's next version of `entry` with `changes` (a restore or a revert). */
+async function writeRestoring(
+  ctx: AgentContext,
+  entry: ResolvedEntry,
+  changes: Partial<DirEntryBody>,
 ): Promise<void> {
   const now = Date.now();
-  const version = entry.body.version + 1;
   const body: DirEntryBody = {
     ...entry.body,
-    version,
-    ...(entry.body.kind === 'file' ? { meta: await resealed(ctx, entry, version) } : {}),
+    version: entry.body.version + 1,
     prev: chainHash(entry.envelope),
     deleted: null,
     time: now,
-    ...(rename
-      ? {
-          tag: lookupTag(rename.parent.key, rename.name),
-          name: encryptName(rename.parent.key, entry.body.id, rename.name),
-        }
-      : {}),
+    ...changes,
   };
   await ctx.directory.call(
     'PUT',
@@ -194,6 +202,32 @@ async function undelete(
     },
     ctx.session,
   );
+}
+
+/** Writes the restoring version of a trashed entry (optionally under a new name or version). */
+async function undelete(
+  ctx: FileContext,
+  entry: ResolvedEntry,
+  rename?: { parent: ResolvedEntry; name: EntryName },
+  version?: { number: number; shown: string },
+): Promise<void> {
+  await writeRestoring(ctx, entry, {
+    ...(entry.body.kind === 'file'
+      ? {
+          meta:
+            version === undefined
+              ? await lastLiveMeta(ctx, entry)
+              : await metaOfVersion(ctx, entry, version.number, version.shown),
+        }
+      : {}),
+    ...(rename
+      ? {
+          tag: lookupTag(rename.parent.key, rename.name),
+          name: encryptName(rename.parent.key, entry.body.id, rename.name),
+          label: encryptName(entry.key, entry.body.id, rename.name),
+        }
+      : {}),
+  });
 }
 
 /** Trashed entries, verified, by the folder they were in. */
@@ -268,19 +302,60 @@ export async function purgeFromTrash(ctx: AgentContext, path: PathName): Promise
 }
 
 /**
+ * Makes version `version` of the live file at `path` its newest (owner only): a new version
+ * carrying that version's content, unchanged.
+ */
+async function revert(ctx: AgentContext, live: ResolvedEntry, version: number): Promise<void> {
+  const shown = formatPath(live.path);
+  if (live.body.owner !== ctx.session.user) {
+    throw new FsError('permission', `only ${live.body.owner} (the owner) may restore ${shown}`, {
+      op: 'restore',
+      path: shown,
+    });
+  }
+  if (live.body.kind !== 'file') {
+    throw new FsError('is-dir', `${shown} is a folder: versions are kept per file`, {
+      op: 'restore',
+      path: shown,
+    });
+  }
+  await writeRestoring(ctx, live, { meta: await metaOfVersion(ctx, live, version, shown) });
+}
+
+/**
  * Restores the most recently deleted entry at `path` from the caller's trash (a directory with
- * everything in the trash below it). With `as`, under that name in the same folder.
- * @returns how many entries came back
+ * everything in the trash below it). With `as`, under that name in the same folder; with
+ * `version`, a file comes back as that version of its content, and a live file is reverted to
+ * it (the chosen version becomes the newest).
+ * @returns how many entries came back (1 for a revert)
  * @throws FsError `not-exist` (nothing of that name in your trash; only owners restore),
  *   `exist` (a live entry has the name: restore `as` another)
  */
 export async function restore(
   ctx: FileContext,
   path: PathName,
-  options: { as?: EntryName } = {},
+  options: { as?: EntryName; version?: number } = {},
 ): Promise<number> {
   const op = 'restore';
+  if (options.version !== undefined && options.as === undefined) {
+    let live: ResolvedEntry | undefined;
+    try {
+      live = await resolve(ctx, path);
+    } catch (err) {
+      if (!(err instanceof FsError) || err.kind !== 'not-exist') throw err;
+    }
+    if (live) {
+      await revert(ctx, live, options.version);
+      return 1;
+    }
+  }
   const { name, parent, found, byParent } = await findInTrash(ctx, path, op);
+  if (options.version !== undefined && found.body.kind !== 'file') {
+    throw new FsError('is-dir', `${formatPath(path)} is a folder: versions are kept per file`, {
+      op,
+      path: formatPath(path),
+    });
+  }
   const target = options.as ?? name;
   try {
     await resolve(ctx, { owner: path.owner, elements: [...path.elements.slice(0, -1), target] });
@@ -292,7 +367,14 @@ export async function restore(
   } catch (err) {
     if (!(err instanceof FsError) || err.kind !== 'not-exist') throw err;
   }
-  await undelete(ctx, found, options.as === undefined ? undefined : { parent, name: options.as });
+  await undelete(
+    ctx,
+    found,
+    options.as === undefined ? undefined : { parent, name: options.as },
+    options.version === undefined
+      ? undefined
+      : { number: options.version, shown: formatPath(path) },
+  );
   let restored = 1;
   if (found.body.kind === 'dir') {
     // Everything in the trash below it comes back too, folder by folder.

@@ -57,6 +57,7 @@ export const signedTypes = [
   'test', // used by tests only; never accepted by a service
   'peer-list', // the directory's signed list of live peers
   'block-release', // an owner's release of blocks no retained version uses (garbage collection)
+  'entry-acl', // an owner's certificate of who may read and write an entry (sharing)
 ] as const;
 
 /** One of {@link signedTypes}. */

@@ -24,12 +24,13 @@ export const envelopeVersion = 1;
 export const signedTypeVersions: Readonly<Record<SignedType, number>> = {
   'key-log-entry': 1,
   'peer-record': 1,
-  'dir-entry': 1,
+  'dir-entry': 2,
   capability: 1,
   request: 1,
   test: 1,
   'peer-list': 1,
   'block-release': 1,
+  'entry-acl': 1,
 };
 
 const envelopeKeys = ['v', 'type', 'tv', 'signer', 'body', 'sig'];

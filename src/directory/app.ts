@@ -109,13 +109,24 @@ function rateLimiter(perSecond: number): (source: string, now: number) => boolea
   };
 }
 
+/** Options of {@link buildDirectoryApp}. */
+export interface DirectoryAppOptions {
+  /**
+   * Where the app's log goes: pino JSON lines, warnings and worse (for example every refused
+   * access, `event: 'access.refused'`, for the monitor). No log when absent. Lines carry user
+   * names, operations and opaque ids, never a key, a password or an envelope.
+   */
+  logStream?: { write(line: string): void };
+}
+
 /** Builds the directory's fastify app (not listening). `https` options make it serve TLS. */
 export function buildDirectoryApp(
   ctx: DirectoryContext,
   https?: { key: string; cert: string },
+  options: DirectoryAppOptions = {},
 ): FastifyInstance {
   const app = Fastify({
-    logger: false,
+    logger: options.logStream ? { level: 'warn', stream: options.logStream } : false,
     bodyLimit: maxRequestBytes,
     ...(https ? { https: { ...https, minVersion: 'TLSv1.3' as const } } : {}),
   }) as unknown as FastifyInstance;

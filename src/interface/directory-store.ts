@@ -117,6 +117,17 @@ export interface EntryVersionRecord {
   createdAt: number;
 }
 
+/** An entry shared with a user by its owner (see {@link DirectoryStore.listSharedWith}). */
+export interface SharedEntryRecord {
+  entry: EntryRecord;
+  /**
+   * True when the user may not read the entry's parent (or it has none, or the parent is in
+   * the trash or purged): the entry is where a shared tree starts for them, and they cannot
+   * reach it by walking down from anything else they can read.
+   */
+  top: boolean;
+}
+
 /** A registered storage peer. */
 export interface PeerRecord {
   /** base64url of the peer's Ed25519 public key. */
@@ -234,6 +245,13 @@ export interface DirectoryStore {
   updateEntry(entry: EntryRecord, expectedVersion: number): Promise<void>;
   /** Every stored version of an entry, oldest first. */
   entryVersions(id: FileId): Promise<EntryVersionRecord[]>;
+  /** One stored version of an entry; undefined when there is no such entry or version. */
+  entryVersion(id: FileId, version: number): Promise<EntryVersionRecord | undefined>;
+  /**
+   * Live entries whose current version grants `user` a right and that `user` does not own,
+   * ordered by owner then id (bytewise, the same on every engine).
+   */
+  listSharedWith(user: UserName): Promise<SharedEntryRecord[]>;
   /** The owner's entries in the trash, most recently deleted first. */
   listTrash(owner: UserName): Promise<EntryRecord[]>;
   /** Deletes an entry and its history for good. */

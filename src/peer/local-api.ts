@@ -6,7 +6,7 @@
  * The peer is the user's agent: login runs OPAQUE with the directory and keeps the unlocked keys
  * in memory for the session, never on disk. Several users may be logged in at one peer at once,
  * each with their own session token. File verbs: mkdir, list, stat, write (streamed), read
- * (streamed), remove, rmdir, under /v1/fs/.
+ * (streamed), remove, rmdir, and sharing (share, unshare, perms, shared), under /v1/fs/.
  *
  * Security-sensitive: passwords pass through the login route; they are never logged or stored.
  */
@@ -29,8 +29,11 @@ import {
   writeFile,
 } from '../client/files.js';
 import { list, mkdir, removeTree, rmdir } from '../client/namespace.js';
-import { parsePath } from '../interface/paths.js';
-import { parseEntryName } from '../interface/names.js';
+import { permissions, share, sharedWithMe, unshare } from '../client/sharing.js';
+import type { Grant } from '../interface/directory-store.js';
+import { mergeGrants, parseRight } from '../interface/grants.js';
+import { formatPath, parsePath, type PathName } from '../interface/paths.js';
+import { parseEntryName, parseUserName } from '../interface/names.js';
 import { listTrash, purgeFromTrash, restore } from '../client/restore.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
 import type { RepairSummary } from './repair.js';
@@ -80,15 +83,62 @@ const readQuery = z.strictObject({
   path: z.string().min(1).max(4096),
   version: z.coerce.number().int().min(1).optional(),
 });
+/** Most grants one request may carry (a guard against absurd input, not a policy). */
+const maxGrants = 256;
+const userField = z.string().min(1).max(32);
+const grantList = z
+  .array(z.strictObject({ user: userField, right: z.string().min(1).max(2) }))
+  .max(maxGrants);
 const writeQuery = z.strictObject({
   path: z.string().min(1).max(4096),
   mode: z.enum(['replace', 'create', 'append']).optional(),
+  // `grant=USER:RIGHT`, repeated: the grants of a file being created (mode=create only).
+  grant: z.union([z.string().max(40), z.array(z.string().max(40)).max(maxGrants)]).optional(),
 });
 const rmdirQuery = z.strictObject({
   path: z.string().min(1).max(4096),
   recursive: z.enum(['0', '1']).optional(),
 });
 const pathBody = z.strictObject({ path: z.string().min(1).max(4096) });
+const mkdirBody = z.strictObject({
+  path: z.string().min(1).max(4096),
+  grants: grantList.optional(),
+});
+const shareBody = z.strictObject({ path: z.string().min(1).max(4096), grants: grantList.min(1) });
+const unshareBody = z.strictObject({
+  path: z.string().min(1).max(4096),
+  users: z.array(userField).min(1).max(maxGrants),
+});
+
+/**
+ * Grants as a front end sent them, checked once here: valid user names, `r`, `w` or `rw`, one
+ * grant per user (the stronger right kept), never the owner of `path`.
+ * @throws FsError `invalid`
+ */
+function grantsOf(raw: readonly { user: string; right: string }[], path: PathName): Grant[] {
+  return mergeGrants(
+    raw.map(({ user, right }) => ({ user: parseUserName(user), right: parseRight(right) })),
+    path.owner,
+  );
+}
+
+/** `USER:RIGHT` query values as grant objects. @throws FsError `invalid` */
+function grantsOfQuery(values: string | readonly string[]): { user: string; right: string }[] {
+  return (typeof values === 'string' ? [values] : values).map((value) => {
+    const colon = value.lastIndexOf(':');
+    if (colon === -1) {
+      throw new FsError('invalid', `a grant is USER:RIGHT, such as bob:r, not "${value}"`, {
+        op: 'write',
+      });
+    }
+    return { user: value.slice(0, colon), right: value.slice(colon + 1) };
+  });
+}
+
+/** A path in the form JSON carries: `/owner/a/b`. */
+function withPathText<T extends { path: PathName }>(value: T): Omit<T, 'path'> & { path: string } {
+  return { ...value, path: formatPath(value.path) };
+}
 
 /** Builds the local API (not listening). */
 export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
@@ -251,7 +301,9 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
 
   app.post('/v1/fs/mkdir', async (request) => {
     const ctx = fileContext(request);
-    const entry = await mkdir(ctx, pathOf(ctx, parse(pathBody, request.body).path));
+    const body = parse(mkdirBody, request.body);
+    const path = pathOf(ctx, body.path);
+    const entry = await mkdir(ctx, path, grantsOf(body.grants ?? [], path));
     return { id: entry.body.id };
   });
 
@@ -269,12 +321,23 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     const ctx = fileContext(request);
     const query = parse(writeQuery, request.query);
     const path = pathOf(ctx, query.path);
+    if (query.grant !== undefined && query.mode !== 'create') {
+      throw new FsError(
+        'invalid',
+        'grants come with a new file only (mode=create); share an existing one with /v1/fs/share',
+        { op: 'write' },
+      );
+    }
+    const grants = query.grant === undefined ? [] : grantsOf(grantsOfQuery(query.grant), path);
     const body = request.body;
     const source: AsyncIterable<Uint8Array> =
       body instanceof Readable
         ? body
         : Readable.from(body === undefined ? [] : [Buffer.from(JSON.stringify(body))]);
-    return writeFile(ctx, path, source, query.mode === undefined ? {} : { mode: query.mode });
+    return writeFile(ctx, path, source, {
+      ...(query.mode === undefined ? {} : { mode: query.mode }),
+      ...(grants.length === 0 ? {} : { grants }),
+    });
   });
 
   app.get('/v1/fs/file', async (request, reply) => {
@@ -290,6 +353,30 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
       .header('content-length', String(file.size))
       .header('x-peervault-version', String(file.version));
     return reply.send(Readable.from(file.content));
+  });
+
+  app.post('/v1/fs/share', async (request) => {
+    const ctx = fileContext(request);
+    const body = parse(shareBody, request.body);
+    const path = pathOf(ctx, body.path);
+    return withPathText(await share(ctx, path, grantsOf(body.grants, path)));
+  });
+
+  app.post('/v1/fs/unshare', async (request) => {
+    const ctx = fileContext(request);
+    const body = parse(unshareBody, request.body);
+    const users = [...new Set(body.users.map(parseUserName))];
+    return withPathText(await unshare(ctx, pathOf(ctx, body.path), users));
+  });
+
+  app.get('/v1/fs/perms', async (request) => {
+    const ctx = fileContext(request);
+    return withPathText(await permissions(ctx, pathOf(ctx, parse(pathQuery, request.query).path)));
+  });
+
+  app.get('/v1/fs/shared', async (request) => {
+    const ctx = fileContext(request);
+    return { items: (await sharedWithMe(ctx)).map(withPathText) };
   });
 
   app.get('/v1/fs/versions', async (request) => {

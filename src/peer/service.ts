@@ -16,6 +16,7 @@ import type { UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
 import { DirectoryClient } from '../client/directory-client.js';
+import { openKeyPinFile } from '../client/key-pins.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import {
   type EntryResponse,
@@ -141,7 +142,10 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     });
   }
   const apiToken = await loadApiToken(options.dataDir);
-  const directory = await DirectoryClient.connect(options.directory);
+  // What this peer saw of users' key logs, for every session here and kept across restarts: a
+  // directory that later swaps or rolls back a log is refused (key-pins.ts).
+  const keyPins = openKeyPinFile(join(options.dataDir, 'key-pins.json'));
+  const directory = await DirectoryClient.connect(options.directory, { keyPins });
   const store = await createDiskBlockStore({
     dir: join(options.dataDir, 'store'),
     capacity,

@@ -6,11 +6,14 @@
  * names, metadata and keys are ciphertext it cannot read. Readers verify the signature and the
  * chain themselves (the directory is not trusted for integrity).
  *
- * Body of a `dir-entry/v1` message (canonical CBOR map; docs/formats.md):
+ * Body of a `dir-entry/v2` message (canonical CBOR map; docs/formats.md):
  *   { id: text (file id), parent: text | null, owner: text, version: uint (from 1),
  *     kind: "file" | "dir", tag: bytes(32), name: bytes (encrypted name, empty for a root),
+ *     label: bytes (the same name sealed under the entry's own key, so that a grantee who
+ *     cannot read the parent still sees it; empty for a root),
  *     meta: bytes (encrypted metadata and manifest), keys: { user: bytes (wrapped key) },
- *     acl: { r: [user], w: [user] }, deleted: null | { at: uint, by: user },
+ *     acl: { r: [user], w: [user] }, aclCert: bytes (the owner's `entry-acl` certificate of
+ *     that ACL, wire/entry-acl.ts), deleted: null | { at: uint, by: user },
  *     prev: bytes(32) (zeros for version 1, else chainHash of the previous version's envelope),
  *     time: uint (ms) }
  */
@@ -34,6 +37,7 @@ export const entryLimits = {
   metaBytes: 2 * 1024 * 1024,
   wrappedKeyBytes: 1024,
   grantees: 256,
+  aclCertBytes: 16 * 1024,
 } as const;
 
 /** A decoded entry version. */
@@ -45,9 +49,11 @@ export interface DirEntryBody {
   kind: 'file' | 'dir';
   tag: Uint8Array;
   name: Uint8Array;
+  label: Uint8Array;
   meta: Uint8Array;
   keys: Readonly<Record<string, Uint8Array>>;
   acl: { r: readonly UserName[]; w: readonly UserName[] };
+  aclCert: Uint8Array;
   deleted: { at: number; by: UserName } | null;
   prev: Uint8Array;
   time: number;
@@ -61,9 +67,11 @@ const bodyKeys = [
   'kind',
   'tag',
   'name',
+  'label',
   'meta',
   'keys',
   'acl',
+  'aclCert',
   'deleted',
   'prev',
   'time',
@@ -124,6 +132,11 @@ export function decodeDirEntryBody(body: CborValue): DirEntryBody {
       };
     }
     const name = field.bytes(body, 'name', op);
+    const label = field.bytes(body, 'label', op);
+    const aclCert = field.bytes(body, 'aclCert', op);
+    if (label.length > entryLimits.nameBytes || aclCert.length > entryLimits.aclCertBytes) {
+      throw integrityError(op);
+    }
     const meta = field.bytes(body, 'meta', op);
     if (name.length > entryLimits.nameBytes || meta.length > entryLimits.metaBytes) {
       throw integrityError(op);
@@ -138,9 +151,11 @@ export function decodeDirEntryBody(body: CborValue): DirEntryBody {
       kind,
       tag: field.bytes(body, 'tag', op, 32),
       name,
+      label,
       meta,
       keys,
       acl: { r: userList(acl['r'], op), w: userList(acl['w'], op) },
+      aclCert,
       deleted: deletion,
       prev: field.bytes(body, 'prev', op, 32),
       time: field.uint(body, 'time', op),
@@ -162,9 +177,11 @@ export function signDirEntry(signer: SigningKeyPair, body: DirEntryBody): Uint8A
     kind: body.kind,
     tag: body.tag,
     name: body.name,
+    label: body.label,
     meta: body.meta,
     keys: { ...body.keys },
     acl: { r: [...body.acl.r], w: [...body.acl.w] },
+    aclCert: body.aclCert,
     deleted: body.deleted,
     prev: body.prev,
     time: body.time,

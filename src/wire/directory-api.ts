@@ -54,6 +54,8 @@ export const routes = {
   entry: '/v1/entries/:id',
   children: '/v1/entries/:id/children',
   versions: '/v1/entries/:id/versions',
+  entryVersion: '/v1/entries/:id/versions/:version',
+  shared: '/v1/shared',
   lookup: '/v1/lookup',
   trash: '/v1/trash',
   trashEntry: '/v1/trash/:id',
@@ -109,6 +111,7 @@ export const schemas = {
   lookup: z.strictObject({ parent: fileId, tag: b64(32) }),
   heartbeat: z.strictObject({ record: b64(1024) }),
   idParam: z.strictObject({ id: fileId }),
+  versionParam: z.strictObject({ id: fileId, version: decimal.pipe(z.number().int().min(1)) }),
   userParam: z.strictObject({ user: userName }),
   postRelease: z.strictObject({ envelope: b64(maxReleaseBytes) }),
   listReleases: z.strictObject({
@@ -153,4 +156,20 @@ export interface EntryResponse {
   version: number;
   deletedAt: number | null;
   deletedBy: string | null;
+}
+/** One stored version (`GET /v1/entries/:id/versions/:version`, and each item of the list). */
+export interface EntryVersionResponse {
+  version: number;
+  envelope: string;
+  /** Who the directory recorded as its signer (readers check the signature themselves). */
+  writer: string;
+  createdAt: number;
+}
+/**
+ * `GET /v1/shared`: the live entries shared with the caller by other users, ordered by owner
+ * then id. `top` is true when the caller may not read the entry's parent, or it has none, or the
+ * parent is in the trash: the entry is where a shared tree starts for them.
+ */
+export interface SharedEntriesResponse {
+  entries: (EntryResponse & { id: string; top: boolean })[];
 }

@@ -14,7 +14,7 @@ import { FsError } from '../../src/interface/errors.js';
 function stubApi() {
   const files = new Map<string, string>([['/alice/team5.txt', 'hello\n']]);
   const dirs = new Set<string>(['/alice', '/alice/pcs']);
-  const writes: { path: string; text: string; mode: string }[] = [];
+  const writes: { path: string; text: string; mode: string; grants?: unknown[] }[] = [];
   const calls: string[] = [];
   const notFound = (path: string) =>
     new FsError('not-exist', `no such file or directory: ${path}`, { op: 'stat' });
@@ -67,13 +67,13 @@ function stubApi() {
         })),
       );
     },
-    writeFile(path: string, content: Uint8Array, mode: string) {
+    writeFile(path: string, content: Uint8Array, mode: string, grants: unknown[] = []) {
       if (dirs.has(path))
         return Promise.reject(new FsError('is-dir', `${path} is a directory`, { op: 'write' }));
       if (mode === 'create' && files.has(path))
         return Promise.reject(new FsError('exist', `${path} already exists`, { op: 'create' }));
       const text = Buffer.from(content).toString('utf8');
-      writes.push({ path, text, mode });
+      writes.push({ path, text, mode, ...(grants.length > 0 ? { grants } : {}) });
       files.set(path, mode === 'append' ? (files.get(path) ?? '') + text : text);
       return Promise.resolve({ version: 1, size: text.length });
     },
@@ -149,7 +149,7 @@ describe('the shell over a pipe', () => {
   it('shows the usage for missing arguments, and never a stack', async () => {
     const run = await shell(['touch', 'rmdir', 'read "open']);
     expect(run.err).toBe(
-      'error: usage: touch FILE\nerror: usage: rmdir [-r] DIR\nerror: the line has an unclosed " quote\n',
+      'error: usage: touch FILE [USER r|w|rw ...]\nerror: usage: rmdir [-r] DIR\nerror: the line has an unclosed " quote\n',
     );
   });
 
@@ -169,10 +169,23 @@ describe('the shell over a pipe', () => {
     expect(run.code).toBe(1);
   });
 
-  it('refuses grants on touch, and touches an existing file without changing it', async () => {
-    const run = await shell(['touch new.txt bob r', 'touch team5.txt', 'read team5.txt']);
-    expect(run.err).toContain('sharing arrives in a later release');
-    expect(run.files.has('/alice/new.txt')).toBe(false);
+  it('creates a file with its grants on touch, and touches an existing file without changing it', async () => {
+    const stub = stubApi();
+    const run = await shell(['touch new.txt bob r carol rw', 'touch team5.txt', 'read team5.txt'], {
+      stub,
+    });
+    expect(run.err).toBe('');
+    expect(stub.writes).toEqual([
+      {
+        path: '/alice/new.txt',
+        text: '',
+        mode: 'create',
+        grants: [
+          { user: 'bob', right: 'r' },
+          { user: 'carol', right: 'w' },
+        ],
+      },
+    ]);
     expect(run.out).toBe('hello\n');
   });
 

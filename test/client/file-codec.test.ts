@@ -569,11 +569,17 @@ describe('sealFileMeta / openFileMeta', () => {
     const metaKey = hkdfSha256(key.expose(), new Uint8Array(0), labelBytes(labels.metaKey), 32);
     const ad = concatBytes(
       labelBytes(labels.metaAd),
-      Uint8Array.of(1),
+      Uint8Array.of(2),
       fileIdToBytes(where.fileId),
       u64be(where.version),
     );
-    return aeadSeal(metaKey, nonce, plaintext, ad, concatBytes(Uint8Array.of(1), nonce));
+    return aeadSeal(
+      metaKey,
+      nonce,
+      plaintext,
+      ad,
+      concatBytes(Uint8Array.of(2), u64be(where.version), nonce),
+    );
   }
 
   it('round-trips any consistent metadata', () => {
@@ -586,8 +592,8 @@ describe('sealFileMeta / openFileMeta', () => {
           const meta = metaFor(size, mtime);
           const where = { fileId, version: v };
           const sealed = sealFileMeta(fileKey, where, meta);
-          expect(sealed[0]).toBe(1);
-          expect(openFileMeta(fileKey, where, sealed)).toEqual(meta);
+          expect(sealed[0]).toBe(2);
+          expect(openFileMeta(fileKey, where, sealed)).toEqual({ ...meta, contentVersion: v });
         },
       ),
       { numRuns: 100 },
@@ -597,13 +603,13 @@ describe('sealFileMeta / openFileMeta', () => {
   it('follows the documented format', () => {
     const meta = metaFor(3 * C);
     const sealed = sealRaw(fileKey, here, {
-      v: 1,
+      v: 2,
       size: meta.size,
       chunk: C,
       mtime: meta.mtime,
       blocks: meta.blocks,
     });
-    expect(openFileMeta(fileKey, here, sealed)).toEqual(meta);
+    expect(openFileMeta(fileKey, here, sealed)).toEqual({ ...meta, contentVersion: version });
   });
 
   it('fits the largest file in a directory entry', () => {
@@ -611,15 +617,20 @@ describe('sealFileMeta / openFileMeta', () => {
     expect(meta.blocks).toHaveLength(maxFileBlocks);
     const sealed = sealFileMeta(fileKey, { fileId, version: Number.MAX_SAFE_INTEGER }, meta);
     expect(sealed.length).toBeLessThanOrEqual(entryLimits.metaBytes);
-    expect(openFileMeta(fileKey, { fileId, version: Number.MAX_SAFE_INTEGER }, sealed)).toEqual(
-      meta,
-    );
+    expect(openFileMeta(fileKey, { fileId, version: Number.MAX_SAFE_INTEGER }, sealed)).toEqual({
+      ...meta,
+      contentVersion: Number.MAX_SAFE_INTEGER,
+    });
   });
 
-  it('cannot be moved to another file or version, or opened with another key', () => {
+  it('cannot be moved to another file or an older version, or opened with another key', () => {
     const sealed = sealFileMeta(fileKey, here, metaFor(5 * C + 3));
     expectKind('integrity', () => openFileMeta(fileKey, { fileId: newFileId(), version }, sealed));
-    expectKind('integrity', () => openFileMeta(fileKey, { fileId, version: version + 1 }, sealed));
+    // A later version that only shares, deletes or restores carries it unchanged, and its
+    // chunks are read at the version that sealed them.
+    expect(openFileMeta(fileKey, { fileId, version: version + 1 }, sealed).contentVersion).toBe(
+      version,
+    );
     expectKind('integrity', () => openFileMeta(fileKey, { fileId, version: version - 1 }, sealed));
     expectKind('integrity', () => openFileMeta(newSymmetricKey(), here, sealed));
   });
@@ -656,9 +667,9 @@ describe('sealFileMeta / openFileMeta', () => {
 
   it('refuses authentic but inconsistent or non-strict contents', () => {
     const blocks = metaFor(2 * C).blocks; // three blocks
-    const good = { v: 1, size: 2 * C, chunk: C, mtime: 5, blocks };
+    const good = { v: 2, size: 2 * C, chunk: C, mtime: 5, blocks };
     const bad: CborValue[] = [
-      { ...good, v: 2 },
+      { ...good, v: 1 },
       { ...good, chunk: C / 2 },
       { ...good, chunk: 2 * C },
       { ...good, size: 3 * C }, // four blocks expected
@@ -672,7 +683,7 @@ describe('sealFileMeta / openFileMeta', () => {
       { ...good, blocks: [blocks[0]!, blocks[1]!, randomBytesOf(32)] },
       { ...good, blocks: 'x' },
       { ...good, extra: 1 },
-      { v: 1, size: 2 * C, chunk: C, blocks },
+      { v: 2, size: 2 * C, chunk: C, blocks },
       [1, 2 * C, C, 5, blocks],
       'meta',
     ];
@@ -680,11 +691,11 @@ describe('sealFileMeta / openFileMeta', () => {
     for (const value of bad) {
       expectKind('integrity', () => openFileMeta(fileKey, here, sealRaw(fileKey, here, value)));
     }
-    // Not canonical CBOR: `v: 1` with its integer in a longer form than needed.
+    // Not canonical CBOR: `v: 2` with its integer in a longer form than needed.
     const canonical = encodeCanonical(good);
-    expect([...canonical.subarray(0, 4)]).toEqual([0xa5, 0x61, 0x76, 0x01]);
+    expect([...canonical.subarray(0, 4)]).toEqual([0xa5, 0x61, 0x76, 0x02]);
     const longForm = concatBytes(
-      Uint8Array.of(0xa5, 0x61, 0x76, 0x18, 0x01),
+      Uint8Array.of(0xa5, 0x61, 0x76, 0x18, 0x02),
       canonical.subarray(4),
     );
     expectKind('integrity', () => openFileMeta(fileKey, here, sealRaw(fileKey, here, longForm)));

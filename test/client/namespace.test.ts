@@ -89,7 +89,8 @@ describe('namespace verbs', () => {
   });
 
   it("shows bob nothing of alice's tree: her root exists (key logs are public) but he holds no key to it", async () => {
-    await expectKindAsync('permission', resolve(bob, parsePath('/alice/pcs', bob.session.user)));
-    await expectKindAsync('permission', list(bob, parsePath('/alice', bob.session.user)));
+    await expectKindAsync('not-exist', resolve(bob, parsePath('/alice/pcs', bob.session.user)));
+    await expectKindAsync('permission', resolve(bob, parsePath('/alice', bob.session.user)));
+    expect(await list(bob, parsePath('/alice', bob.session.user))).toEqual([]);
   });
 });

@@ -777,6 +777,90 @@ describe.each(storeEngines)('DirectoryStore on %s', (engine) => {
       expect(await store.entryVersions(newFileId())).toEqual([]);
     });
 
+    it('reads one stored version', async () => {
+      const owner = await addUser();
+      const root = await addRoot(owner);
+      const v1 = entry(owner, root.id);
+      await store.createEntry(v1);
+      const v2 = next(v1, { writer: parseUserName('bob') });
+      await store.updateEntry(v2, 1);
+      const stored = (v: EntryRecord) => ({
+        id: v.id,
+        version: v.version,
+        envelope: v.envelope,
+        writer: v.writer,
+        createdAt: v.updatedAt,
+      });
+      expect(await other.entryVersion(v1.id, 1)).toEqual(stored(v1));
+      expect(await store.entryVersion(v1.id, 2)).toEqual(stored(v2));
+      expect(await store.entryVersion(v1.id, 3)).toBeUndefined();
+      expect(await store.entryVersion(newFileId(), 1)).toBeUndefined();
+    });
+
+    it('lists the live entries shared with a user by others, by owner then id, marking where each tree starts', async () => {
+      const viewer = await addUser();
+      const stranger = await addUser();
+      // Bytewise, "s_z…" sorts before "sa…"; a locale collation, which skips "_", would not.
+      const suffix = randomBytes(3).toString('hex');
+      const [first, second] = [parseUserName(`s_z${suffix}`), parseUserName(`sa${suffix}`)];
+      for (const owner of [second, first]) {
+        await store.createUser(userRecord(owner), genesisOf(owner));
+      }
+      const reads: Grant[] = [{ user: viewer, right: 'r' }];
+      const create = async (e: EntryRecord) => {
+        await store.createEntry(e);
+        return e;
+      };
+      const trash = (e: EntryRecord) =>
+        store.updateEntry(next(e, { deletedAt: now + 5, deletedBy: e.owner }), e.version);
+
+      const root1 = await addRoot(first);
+      const folder = await create(entry(first, root1.id, { kind: 'dir', grants: reads }));
+      const inFolder = await create(
+        entry(first, folder.id, {
+          grants: [
+            { user: viewer, right: 'w' },
+            { user: viewer, right: 'r' },
+          ],
+        }),
+      );
+      const hidden = await create(
+        entry(first, root1.id, { kind: 'dir', grants: [{ user: stranger, right: 'r' }] }),
+      );
+      const deep = await create(entry(first, hidden.id, { grants: reads }));
+      const gone = await create(entry(first, root1.id, { grants: reads }));
+      await trash(gone);
+      const trashedFolder = await create(entry(first, root1.id, { kind: 'dir', grants: reads }));
+      const orphan = await create(entry(first, trashedFolder.id, { grants: reads }));
+      await trash(trashedFolder);
+      await create(entry(first, root1.id));
+      const root2 = await addRoot(second);
+      const theirs = [
+        await create(entry(second, root2.id, { grants: reads })),
+        await create(entry(second, root2.id, { grants: [{ user: viewer, right: 'w' }] })),
+      ];
+      const ownRoot = await addRoot(viewer);
+      const own = await create(
+        entry(viewer, ownRoot.id, { grants: [{ user: first, right: 'r' }] }),
+      );
+
+      const byId = (a: { entry: EntryRecord }, b: { entry: EntryRecord }) =>
+        a.entry.id < b.entry.id ? -1 : a.entry.id > b.entry.id ? 1 : 0;
+      const expected = [
+        ...[
+          { entry: folder, top: true },
+          { entry: inFolder, top: false },
+          { entry: deep, top: true },
+          { entry: orphan, top: true },
+        ].sort(byId),
+        ...theirs.map((e) => ({ entry: e, top: true })).sort(byId),
+      ];
+      expect(await store.listSharedWith(viewer)).toEqual(expected);
+      expect(await other.listSharedWith(first)).toEqual([{ entry: own, top: true }]);
+      expect(await store.listSharedWith(stranger)).toEqual([{ entry: hidden, top: true }]);
+      expect(await store.listSharedWith(freshName())).toEqual([]);
+    });
+
     it("lists an owner's trash, most recently deleted first", async () => {
       const [owner, someone] = [await addUser(), await addUser()];
       const root = await addRoot(owner);

@@ -19,6 +19,7 @@ import { parseEntryName } from '../../src/interface/names.js';
 import { toBase64url } from '../../src/wire/base64.js';
 import { type DirEntryBody, signDirEntry } from '../../src/wire/dir-entry.js';
 import { routes } from '../../src/wire/directory-api.js';
+import { signEntryAcl } from '../../src/wire/entry-acl.js';
 import { authHeader, signRequest } from '../../src/wire/request-auth.js';
 import { request } from 'undici';
 import { createPinnedAgent } from '../../src/wire/pinned-tls.js';
@@ -65,28 +66,43 @@ async function directoryProcess(
   return { proc, dataDir: dir, ...(db ? { database: db } : {}) };
 }
 
+/**
+ * A version 1 entry of the session's user, private to them: a file unless `fields` say
+ * otherwise, with the owner's certificate of its (empty) ACL for its final id.
+ */
 function fileEntry(
   session: DirectorySession,
   parent: FileId,
   name: string,
-  nameKey = newSymmetricKey(),
+  fields: Partial<DirEntryBody> = {},
 ): DirEntryBody {
-  const id = newFileId();
-  return {
-    id,
+  const id = fields.id ?? newFileId();
+  const nameKey = newSymmetricKey();
+  const body: DirEntryBody = {
     parent,
     owner: session.user,
     version: 1,
     kind: 'file',
     tag: lookupTag(nameKey, parseEntryName(name)),
     name: encryptName(nameKey, id, parseEntryName(name)),
+    label: encryptName(newSymmetricKey(), id, parseEntryName(name)),
     meta: new Uint8Array(64),
-    keys: {},
+    keys: { [session.user]: new Uint8Array(48) },
     acl: { r: [], w: [] },
+    aclCert: new Uint8Array(0),
     deleted: null,
     prev: new Uint8Array(32),
     time: Date.now(),
+    ...fields,
+    id,
   };
+  const aclCert = signEntryAcl(session.identity.signing, {
+    entry: id,
+    owner: session.user,
+    version: 1,
+    ...body.acl,
+  });
+  return { ...body, aclCert };
 }
 
 async function setUpUser(
@@ -98,15 +114,15 @@ async function setUpUser(
   await client.register(user, goodPassword(user));
   const session = await client.login(user, goodPassword(user));
   const root = newFileId();
-  const body: DirEntryBody = {
-    ...fileEntry(session, root, 'x'),
+  const body = fileEntry(session, root, 'x', {
     id: root,
     parent: null,
     kind: 'dir',
     tag: new Uint8Array(32),
     name: new Uint8Array(0),
+    label: new Uint8Array(0),
     meta: new Uint8Array(0),
-  };
+  });
   await client.call(
     'POST',
     routes.entries,
@@ -168,14 +184,14 @@ describe.each(engines)('directory process on %s', (engine) => {
     const identity = await client.register('victim', password);
     const session = await client.login('victim', password);
     const root = newFileId();
-    const rootBody = {
-      ...fileEntry(session, root, 'r'),
+    const rootBody = fileEntry(session, root, 'r', {
       id: root,
       parent: null,
-      kind: 'dir' as const,
+      kind: 'dir',
       tag: new Uint8Array(32),
       name: new Uint8Array(0),
-    };
+      label: new Uint8Array(0),
+    });
     await client.call(
       'POST',
       routes.entries,

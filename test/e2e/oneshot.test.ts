@@ -255,6 +255,169 @@ describe('one-shot commands against a real network', () => {
     expect(status.user?.user).toBe('alice');
   });
 
+  it('sharing commands: usage errors and bad grants are exit 2 with the grammar, in JSON too', async () => {
+    const pairs = 'grants come in pairs: USER r|w|rw, for example `bob r carol w`';
+    const cases: [string[], string][] = [
+      [['share'], 'missing PATH USER RIGHT (usage: peervault share PATH USER r|w|rw'],
+      [['share', 'x.txt'], 'missing USER RIGHT (usage: peervault share PATH USER r|w|rw'],
+      [['share', 'x.txt', 'bob'], pairs],
+      [['share', 'x.txt', 'bob', 'z'], 'unknown right "z": use r (read), w or rw (write and read)'],
+      [['share', 'x.txt', 'Bob', 'r'], '"Bob" is not a user name'],
+      [['unshare', 'x.txt'], 'missing USER (usage: peervault unshare PATH USER [USER ...])'],
+      [['unshare', 'x.txt', 'B@b'], '"B@b" is not a user name'],
+      [['perms'], 'missing PATH (usage: peervault perms PATH)'],
+      [['perms', 'a', 'b'], 'unexpected argument "b"'],
+      [['shared', 'extra'], 'unexpected argument "extra"'],
+      [['touch'], 'missing PATH (usage: peervault touch PATH [USER RIGHT ...])'],
+      [['touch', 'x.txt', 'bob'], pairs],
+      [['mkdir', 'x', 'bob', 'r', 'carol'], pairs],
+    ];
+    for (const [args, message] of cases) {
+      const run = await pv([...args, ...at(0)]);
+      expect(run.status, args.join(' ')).toBe(2);
+      expect(run.err, args.join(' ')).toContain(message);
+      noStack(run.err);
+      const json = await pv([...args, '--json', ...at(0)]);
+      expect(json.status, args.join(' ')).toBe(2);
+      const answer = JSON.parse(json.out) as { error: { kind: string; message: string } };
+      expect(answer.error.kind).toBe('invalid');
+      expect(answer.error.message).toContain(message);
+    }
+    // Nothing was made by the refused commands.
+    expect((await pv(['ls', ...at(0)])).out.split('\n')).not.toContain('x.txt');
+  });
+
+  it('sharing commands: --help explains each, with the grammar and an example', async () => {
+    const helps: [string, string][] = [
+      ['share', 'Usage: peervault share PATH USER RIGHT [USER RIGHT ...] [options]'],
+      ['unshare', 'Usage: peervault unshare PATH USER [USER ...] [options]'],
+      ['perms', 'Usage: peervault perms PATH [options]'],
+      ['shared', 'Usage: peervault shared [options]'],
+      ['touch', 'Usage: peervault touch PATH [USER RIGHT ...] [options]'],
+      ['mkdir', 'Usage: peervault mkdir PATH [USER RIGHT ...] [options]'],
+    ];
+    for (const [command, usage] of helps) {
+      const run = await pv([command, '--help']);
+      expect(run.status, command).toBe(0);
+      expect(run.out.split('\n')[0], command).toBe(usage);
+      expect(run.out, command).toContain('--json');
+      expect(run.out, command).toMatch(/Examples?:\n {2}peervault /);
+    }
+    for (const command of ['share', 'touch', 'mkdir']) {
+      expect((await pv([command, '--help'])).out).toContain('r reads; w (or rw) writes');
+    }
+    const top = await pv(['--help']);
+    for (const command of ['touch', 'share', 'unshare', 'perms', 'shared']) {
+      expect(top.out).toMatch(new RegExp(`^ {2}${command} +\\S`, 'm'));
+    }
+  });
+
+  it('touch creates an empty file, and an existing one is exit 4 (exist)', async () => {
+    const made = await pv(['touch', 'empty.txt', '--json', ...at(0)]);
+    expect(made.status, made.err).toBe(0);
+    expect(JSON.parse(made.out)).toEqual({ path: 'empty.txt', size: 0, version: 1, grants: [] });
+    const again = await pv(['touch', 'empty.txt', ...at(0)]);
+    expect(again.status).toBe(4);
+    noStack(again.err);
+    const againJson = await pv(['touch', 'empty.txt', '--json', ...at(0)]);
+    expect(JSON.parse(againJson.out)).toMatchObject({ error: { kind: 'exist' } });
+    expect((await pv(['read', 'empty.txt', ...at(0)])).out).toBe('');
+  });
+
+  it('a grant to the owner is refused (exit 2), and the local API takes grants only on create', async () => {
+    const self = await pv(['touch', 'self.txt', 'alice', 'r', ...at(0)]);
+    expect(self.status).toBe(2);
+    expect(self.err).toContain('alice owns this and always has every right');
+    const share = await pv(['share', 'docs', 'alice', 'w', '--json', ...at(0)]);
+    expect(share.status).toBe(2);
+    expect(JSON.parse(share.out)).toMatchObject({ error: { kind: 'invalid' } });
+
+    const peer = net.peers[0]!;
+    const api = new LocalApi({ url: peer.proc.ready.api, token: peer.token });
+    await api.login('alice', alice);
+    try {
+      const grants = [{ user: 'bob', right: 'r' as const }];
+      for (const mode of ['replace', 'append'] as const) {
+        await expect(
+          api.writeFile('/alice/never.txt', new Uint8Array(0), mode, grants),
+        ).rejects.toMatchObject({ kind: 'invalid' });
+      }
+      await expect(api.share('/alice/docs', [])).rejects.toMatchObject({ kind: 'invalid' });
+      await expect(api.unshare('/alice/docs', [])).rejects.toMatchObject({ kind: 'invalid' });
+    } finally {
+      await api.logout();
+    }
+    expect((await pv(['ls', ...at(0)])).out.split('\n')).not.toContain('never.txt');
+  });
+
+  it('share, perms, shared and unshare with --json: the documented shapes', async () => {
+    const touch = await pv(['touch', 'j.txt', 'bob', 'r', '--json', ...at(0)]);
+    expect(touch.status, touch.err).toBe(0);
+    expect(JSON.parse(touch.out)).toEqual({
+      path: 'j.txt',
+      size: 0,
+      version: 1,
+      grants: [{ user: 'bob', right: 'r' }],
+    });
+
+    const share = await pv(['share', 'j.txt', 'bob', 'rw', '--json', ...at(0)]);
+    expect(share.status, share.err).toBe(0);
+    expect(JSON.parse(share.out)).toEqual({
+      path: '/alice/j.txt',
+      kind: 'file',
+      entries: 1,
+      grants: [{ user: 'bob', right: 'w' }],
+    });
+    const text = await pv(['share', 'j.txt', 'bob', 'w', ...at(0)]);
+    expect(text.out).toBe('/alice/j.txt is shared with bob (write)\n');
+
+    const perms = await pv(['perms', 'j.txt', '--json', ...at(0)]);
+    expect(perms.status, perms.err).toBe(0);
+    expect(JSON.parse(perms.out)).toEqual({
+      path: '/alice/j.txt',
+      kind: 'file',
+      owner: 'alice',
+      version: expect.any(Number) as number,
+      writer: 'alice',
+      grants: [{ user: 'bob', right: 'w' }],
+      inherited: false,
+    });
+
+    const bob = ['--user', 'bob', '--password-stdin', ...at(2)];
+    const input = `${goodPassword('bob')}\n`;
+    const shared = await pv(['shared', '--json', ...bob], { input });
+    expect(shared.status, shared.err).toBe(0);
+    expect(JSON.parse(shared.out)).toEqual([
+      {
+        owner: 'alice',
+        name: 'j.txt',
+        path: '/alice/j.txt',
+        kind: 'file',
+        right: 'w',
+        version: expect.any(Number) as number,
+      },
+    ]);
+    const sharedText = await pv(['shared', ...bob], { input });
+    expect(sharedText.out).toBe('from alice:\n  /alice/j.txt  write  file\n');
+
+    // Bob may write j.txt, but only alice shares it: exit 3 with whom to ask, and no generic hint.
+    const refused = await pv(['unshare', '/alice/j.txt', 'bob', ...bob], { input });
+    expect(refused.status).toBe(3);
+    expect(refused.err).toBe(
+      'peervault unshare: only alice (the owner) may unshare /alice/j.txt; ask alice to do it.\n',
+    );
+
+    const unshare = await pv(['unshare', 'j.txt', 'bob', '--json', ...at(0)]);
+    expect(unshare.status, unshare.err).toBe(0);
+    expect(JSON.parse(unshare.out)).toEqual({
+      path: '/alice/j.txt',
+      kind: 'file',
+      entries: 1,
+      grants: [],
+    });
+    expect(JSON.parse((await pv(['shared', '--json', ...bob], { input })).out)).toEqual([]);
+  });
+
   it('without a session: a clear error (exit 3), and --json carries it too', async () => {
     const run = await pv(['ls', ...at(2)]);
     expect(run.status).toBe(3);

@@ -74,7 +74,6 @@ describe("the seed's example session against the demo network", () => {
       [...content, 'team5.txt', 'pcs.txt/', ...content, 'team5.txt', ''].join('\n'),
     );
     expect(run.stderr.split('\n')).toEqual([
-      'error: sharing arrives in a later release; create the file without grants for now',
       'error: revocate is not available yet: it arrives with key revocation',
       '',
     ]);
@@ -89,8 +88,9 @@ describe("the seed's example session against the demo network", () => {
       'read /alice/notes.txt',
       'rm /alice/notes.txt',
     ]);
-    expect(run.stdout).toBe('');
-    expect(run.stderr.trim().split('\n')).toHaveLength(3);
+    // bob sees what alice shared with him (the seed's team5.txt), and nothing else of hers.
+    expect(run.stdout).toBe('team5.txt\n');
+    expect(run.stderr.trim().split('\n')).toHaveLength(2);
     expect(run.code).toBe(1);
 
     // Only the owner restores: alice deletes, bob's restore is refused, alice's works.

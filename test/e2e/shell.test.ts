@@ -104,7 +104,7 @@ describe('peervault shell', () => {
     expect(run.code).toBe(3);
   });
 
-  it("keeps alice's files from bob: he can neither list, read nor remove them", async () => {
+  it("keeps alice's files from bob: ls /alice shows him nothing, and he can neither read, remove nor write them", async () => {
     const write = await shell('alice', ['cat diary.txt dear diary', 'mkdir private'], 1);
     expect(write).toMatchObject({ code: 0, stderr: '' });
     const run = await shell(
@@ -120,9 +120,11 @@ describe('peervault shell', () => {
       ],
       2,
     );
+    // `ls /alice` lists only what alice shares with bob: nothing, and no error.
     const errors = run.stderr.trim().split('\n');
-    expect(errors).toHaveLength(6);
-    for (const line of errors) expect(line).toMatch(/^error: (this entry is not shared|no such)/);
+    expect(errors).toHaveLength(5);
+    for (const line of errors)
+      expect(line).toMatch(/^error: (this entry is not shared|no such|you may not write)/);
     expect(run.stdout).toBe('');
     expect(run.code).toBe(1);
     const check = await shell('alice', ['read diary.txt', 'ls'], 0);
@@ -165,6 +167,63 @@ describe('peervault shell', () => {
     expect(run.stdout).toBe('/alice/made-after-errors\n');
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(run.code).toBe(1);
+  });
+
+  it("explains the grant grammar and the sharing commands' usage, creating nothing", async () => {
+    const run = await shell('alice', [
+      'touch g.txt bob',
+      'touch g.txt bob x',
+      'touch g.txt Bob r',
+      'mkdir g bob r carol',
+      'share',
+      'share g.txt',
+      'share g.txt bob',
+      'unshare g.txt',
+      'unshare g.txt Bob',
+      'perms',
+      'perms a b',
+      'shared extra',
+      'read g.txt',
+    ]);
+    const pairs = 'error: grants come in pairs: USER r|w|rw, for example `bob r carol w`';
+    const shareUsage = 'error: usage: share FILE USER r|w|rw [USER RIGHT ...]';
+    expect(run.stderr.split('\n')).toEqual([
+      pairs,
+      'error: unknown right "x": use r (read), w or rw (write and read)',
+      'error: "Bob" is not a user name (a-z, 0-9, _ or -, starting with a letter): grants are USER r|w|rw pairs, for example `bob r carol w`',
+      pairs,
+      shareUsage,
+      shareUsage,
+      pairs,
+      'error: usage: unshare FILE USER [USER ...]',
+      'error: "Bob" is not a user name (a-z, 0-9, _ or -, starting with a letter); usage: unshare FILE USER [USER ...]',
+      'error: usage: perms FILE',
+      'error: usage: perms FILE',
+      'error: usage: shared',
+      'error: no such file or directory: /alice/g.txt',
+      '',
+    ]);
+    expect(run.stdout).toBe('');
+    expect(run.code).toBe(1);
+  });
+
+  it('help lists the sharing commands and explains each', async () => {
+    const run = await shell('alice', ['help', 'help share', 'help touch', 'help shared']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    for (const usage of [
+      'touch FILE [USER r|w|rw ...]',
+      'mkdir [-p] DIR [USER r|w|rw ...]',
+      'share FILE USER r|w|rw [USER RIGHT ...]',
+      'unshare FILE USER [USER ...]',
+      'perms FILE',
+      'shared',
+    ]) {
+      expect(run.stdout).toContain(`  ${usage}  `);
+    }
+    expect(run.stdout).toContain('usage: share FILE USER r|w|rw [USER RIGHT ...]\n');
+    expect(run.stdout).toContain('r reads; w (or rw) writes and reads');
+    expect(run.stdout).toContain('usage: touch FILE [USER r|w|rw ...]\n');
+    expect(run.stdout).toContain('usage: shared\n');
   });
 
   it('says what to do when the local peer is not answering', async () => {

@@ -1,7 +1,8 @@
 /**
  * Gate 3 of the block protocol (src/peer/file-access.ts) with real signed entries: who may
  * store and read a file's blocks, a block served only under its own file, files not (yet) at
- * the directory, entries the directory forged, and what happens when the directory is down.
+ * the directory, entries the directory forged, ACLs that are not the owner's certificate, and
+ * what happens when the directory is down.
  */
 import { describe, expect, it } from 'vitest';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
@@ -12,16 +13,27 @@ import { parseUserName, type UserName } from '../../src/interface/names.js';
 import { createFileAccess, fileAccessTtlMs } from '../../src/peer/file-access.js';
 import type { BlockOp, Capability } from '../../src/wire/capability.js';
 import { type DirEntryBody, signDirEntry } from '../../src/wire/dir-entry.js';
+import { signEntryAcl } from '../../src/wire/entry-acl.js';
 import { randomBlock } from '../helpers/block-network.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 
 const user = (name: string) => parseUserName(name);
 const keys = new Map(
-  ['alice', 'bob', 'carol', 'mallory'].map((n) => [n, SigningKeyPair.generate()]),
+  ['alice', 'bob', 'carol', 'dave', 'mallory'].map((n) => [n, SigningKeyPair.generate()]),
 );
 const keyOf = (name: string) => keys.get(name)!;
 
-function entry(file: FileId, acl: { r: string[]; w: string[] }): DirEntryBody {
+/**
+ * Alice's entry for `file` with `acl`, and her certificate of `cert` (the same ACL unless a test
+ * makes them differ).
+ */
+function entry(
+  file: FileId,
+  acl: { r: string[]; w: string[] },
+  cert: { r: string[]; w: string[] } = acl,
+): DirEntryBody {
+  const users = { r: acl.r.map(user), w: acl.w.map(user) };
+  const certified = { r: cert.r.map(user), w: cert.w.map(user) };
   return {
     id: file,
     parent: newFileId(),
@@ -30,9 +42,18 @@ function entry(file: FileId, acl: { r: string[]; w: string[] }): DirEntryBody {
     kind: 'file',
     tag: new Uint8Array(32).fill(1),
     name: Uint8Array.of(1),
+    label: Uint8Array.of(3),
     meta: Uint8Array.of(2),
-    keys: {},
-    acl: { r: acl.r.map(user), w: acl.w.map(user) },
+    keys: Object.fromEntries(
+      [user('alice'), ...users.r, ...users.w].map((u) => [u, Uint8Array.of(9)]),
+    ),
+    acl: users,
+    aclCert: signEntryAcl(keyOf('alice'), {
+      entry: file,
+      owner: user('alice'),
+      version: 1,
+      ...certified,
+    }),
     deleted: null,
     prev: new Uint8Array(32),
     time: 1,
@@ -137,6 +158,61 @@ describe('file access at a peer', () => {
     await expectKindAsync('integrity', w.may('mallory', 'get', forged, randomBlock().id));
   });
 
+  it('takes readers and writers from the owner-signed certificate, not from the ACL field', async () => {
+    const w = world();
+    const { id } = randomBlock();
+    // The directory (or a writer) lists mallory in the ACL; alice's certificate does not.
+    const inflated = newFileId();
+    w.envelopes.set(
+      inflated,
+      signDirEntry(
+        keyOf('alice'),
+        entry(inflated, { r: ['bob', 'mallory'], w: [] }, { r: ['bob'], w: [] }),
+      ),
+    );
+    await expectKindAsync('integrity', w.may('mallory', 'get', inflated, id));
+    // A certificate signed by anyone but the owner is no certificate.
+    const forged = newFileId();
+    const body = entry(forged, { r: ['mallory'], w: [] });
+    w.envelopes.set(
+      forged,
+      signDirEntry(keyOf('alice'), {
+        ...body,
+        aclCert: signEntryAcl(keyOf('mallory'), {
+          entry: forged,
+          owner: user('alice'),
+          version: 1,
+          r: [user('mallory')],
+          w: [],
+        }),
+      }),
+    );
+    await expectKindAsync('integrity', w.may('mallory', 'get', forged, id));
+  });
+
+  it('refuses a version signed by a user the certificate does not let write', async () => {
+    const w = world();
+    const { id } = randomBlock();
+    const file2 = newFileId();
+    // Carol signs, and the ACL field names her a writer; the owner's certificate makes her a reader.
+    const body = entry(file2, { r: [], w: ['carol'] }, { r: ['carol'], w: [] });
+    w.envelopes.set(file2, signDirEntry(keyOf('carol'), body));
+    await expectKindAsync('integrity', w.may('carol', 'put', file2, id));
+    // Signed with a matching ACL by a reader: carol is no writer, so her key is not even tried.
+    const file3 = newFileId();
+    w.envelopes.set(file3, signDirEntry(keyOf('carol'), entry(file3, { r: ['carol'], w: [] })));
+    await expectKindAsync('integrity', w.may('carol', 'get', file3, id));
+    // Signed by a writer the certificate names: accepted, and a reader may still only read.
+    const file4 = newFileId();
+    w.envelopes.set(
+      file4,
+      signDirEntry(keyOf('carol'), entry(file4, { r: ['bob'], w: ['carol'] })),
+    );
+    await w.may('carol', 'put', file4, id);
+    await w.may('bob', 'get', file4, id);
+    await expectKindAsync('permission', w.may('bob', 'put', file4, id));
+  });
+
   it('caches answers for a while, and keeps serving on the last one while the directory is down', async () => {
     const w = shared();
     const { id } = randomBlock();
@@ -153,5 +229,26 @@ describe('file access at a peer', () => {
     w.advance(fileAccessTtlMs + 1);
     await w.may('alice', 'get', file, id);
     await expectKindAsync('unavailable', w.may('alice', 'get', newFileId(), id));
+  });
+
+  it('decides a refusal on a fresh answer: a file created or shared a moment ago works at once', async () => {
+    const w = world();
+    const fresh = newFileId();
+    const { id } = randomBlock();
+    // The owner's blocks go out before the entry: the peer learns "no such file".
+    await w.may('alice', 'put', fresh, id);
+    w.stored.set(id, { user: user('alice'), file: fresh });
+    // The entry appears, shared with bob; bob's read is not refused on the cached answer.
+    w.envelopes.set(fresh, signDirEntry(keyOf('alice'), entry(fresh, { r: ['bob'], w: [] })));
+    await w.may('bob', 'get', fresh, id);
+    // A later grant works at once too, and a stranger is still refused after a fresh look.
+    w.envelopes.set(
+      fresh,
+      signDirEntry(keyOf('alice'), entry(fresh, { r: ['bob', 'dave'], w: [] })),
+    );
+    await w.may('dave', 'get', fresh, id);
+    const before = w.fetches();
+    await expectKindAsync('permission', w.may('mallory', 'get', fresh, id));
+    expect(w.fetches()).toBe(before + 1);
   });
 });

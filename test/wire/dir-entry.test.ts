@@ -6,6 +6,7 @@ import { SigningKeyPair } from '../../src/crypto/keys.js';
 import { newFileId } from '../../src/crypto/random.js';
 import { signMessage } from '../../src/crypto/sign.js';
 import { parseUserName } from '../../src/interface/names.js';
+import { signEntryAcl } from '../../src/wire/entry-acl.js';
 import {
   type DirEntryBody,
   grantsOf,
@@ -16,17 +17,24 @@ import {
 import { expectKind } from '../helpers/expect-error.js';
 
 const owner = SigningKeyPair.generate();
+const id = newFileId();
+const acl = { r: [parseUserName('bob')], w: [parseUserName('carol')] };
 const body: DirEntryBody = {
-  id: newFileId(),
+  id,
   parent: newFileId(),
   owner: parseUserName('alice'),
   version: 3,
   kind: 'file',
   tag: new Uint8Array(32).fill(1),
   name: Uint8Array.of(1, 2, 3),
+  label: Uint8Array.of(5, 6),
   meta: Uint8Array.of(4),
-  keys: { alice: Uint8Array.of(9), bob: Uint8Array.of(8) },
-  acl: { r: [parseUserName('bob')], w: [parseUserName('carol')] },
+  keys: { alice: Uint8Array.of(9), bob: Uint8Array.of(8), carol: Uint8Array.of(7) },
+  acl,
+  // A plain Uint8Array, as decoding gives (signing returns a Buffer).
+  aclCert: new Uint8Array(
+    signEntryAcl(owner, { entry: id, owner: parseUserName('alice'), version: 3, ...acl }),
+  ),
   deleted: null,
   prev: new Uint8Array(32),
   time: 42,
@@ -72,6 +80,12 @@ describe('dir-entry', () => {
       { ...wire, tag: new Uint8Array(31) },
       { ...wire, acl: { r: ['bob', 'bob'], w: [] } },
       { ...wire, name: new Uint8Array(10_000) },
+      { ...wire, label: new Uint8Array(10_000) },
+      { ...wire, label: 'a name' },
+      (({ label: _l, ...rest }) => rest)(wire),
+      { ...wire, aclCert: new Uint8Array(17 * 1024) },
+      { ...wire, aclCert: null },
+      (({ aclCert: _c, ...rest }) => rest)(wire),
     ];
     for (const v of variants) {
       expectKind('integrity', () =>

@@ -1,14 +1,16 @@
 /**
- * The file commands: `ls`, `mkdir`, `put`, `get`, `read`, `write`, `rm`, `rmdir`, `stat`. Each
- * is one call (or one transfer) through the local peer, which does all the encryption. Remote
- * paths are PeerVault paths: `/owner/a/b`, or relative to your own tree (`a/b`, `~/a/b`).
+ * The file commands: `ls`, `mkdir`, `touch`, `put`, `get`, `read`, `write`, `rm`, `rmdir`,
+ * `stat`, and sharing: `share`, `unshare`, `perms`, `shared`. Each is one call (or one transfer)
+ * through the local peer, which does all the encryption. Remote paths are PeerVault paths:
+ * `/owner/a/b`, or relative to your own tree (`a/b`, `~/a/b`).
  */
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { FsError } from '../../interface/errors.js';
 import type { Command } from '../command.js';
-import type { LocalApi } from '../local-api.js';
+import { checkUserNames, grantsOfWords, type LocalApi } from '../local-api.js';
 import { formatBytes } from '../progress.js';
+import { permissionLines, sharedLines, sharingLine } from '../shell/format.js';
 import { download, upload } from '../transfer.js';
 import { commandHelp, formatTime, oneShot, positionalArgs } from '../session-options.js';
 
@@ -40,20 +42,162 @@ trailing /. With --json: the array of entries {name, kind, version, owner, write
   }),
 };
 
+/** How grants are written, for the help of the commands that take them. */
+const grantGrammar = `Grants are USER RIGHT pairs: r reads; w (or rw) writes, and so reads too. Only the
+owner shares; a grantee finds the entry at /OWNER/NAME (\`peervault shared\` lists them).`;
+
 export const mkdirCommand: Command = {
   name: 'mkdir',
-  summary: 'make a directory',
+  summary: 'make a directory, maybe shared',
   help: commandHelp({
-    usage: 'mkdir PATH',
-    about: 'Makes the directory PATH; its parent must exist. Exits 4 when PATH already exists.',
+    usage: 'mkdir PATH [USER RIGHT ...]',
+    about: `Makes the directory PATH; its parent must exist. Exits 4 when PATH already exists.
+With grants, the folder is shared, and what is created in it later gets its grants too (on
+top of those it inherits from its own parent). ${grantGrammar}
+With --json: {path, grants} (the grants given here).`,
     session: true,
-    examples: ['peervault mkdir docs', 'peervault mkdir docs/2025'],
+    examples: [
+      'peervault mkdir docs',
+      'peervault mkdir docs/2025',
+      'peervault mkdir proj bob r carol w',
+    ],
   }),
   run: oneShot('mkdir', {}, async (ctx) => {
-    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault mkdir PATH', ctx.op);
+    const [path, ...words] = ctx.positionals;
+    if (path === undefined) {
+      throw new FsError('invalid', 'missing PATH (usage: peervault mkdir PATH [USER RIGHT ...])', {
+        op: ctx.op,
+      });
+    }
+    const grants = grantsOfWords(words);
     const { api } = await ctx.session();
-    await api.mkdir(path!);
-    ctx.print({ path }, `created ${path}/`);
+    await api.mkdir(path, grants);
+    ctx.print({ path, grants }, `created ${path}/`);
+    return 0;
+  }),
+};
+
+export const touchCommand: Command = {
+  name: 'touch',
+  summary: 'create an empty file, maybe shared',
+  help: commandHelp({
+    usage: 'touch PATH [USER RIGHT ...]',
+    about: `Creates the empty file PATH, shared with the users named; it also gets the grants of its
+folder. Exits 4 when PATH already exists (\`peervault share\` changes who may use an existing
+file). ${grantGrammar}
+With --json: {path, size, version, grants} (the grants given here).`,
+    session: true,
+    examples: ['peervault touch notes.txt', 'peervault touch team5.txt bob r carol w'],
+  }),
+  run: oneShot('touch', {}, async (ctx) => {
+    const [path, ...words] = ctx.positionals;
+    if (path === undefined) {
+      throw new FsError('invalid', 'missing PATH (usage: peervault touch PATH [USER RIGHT ...])', {
+        op: ctx.op,
+      });
+    }
+    const grants = grantsOfWords(words);
+    const { api } = await ctx.session();
+    const result = await api.writeFile(path, new Uint8Array(0), 'create', grants);
+    ctx.print({ path, size: result.size, version: result.version, grants }, `created ${path}`);
+    return 0;
+  }),
+};
+
+export const shareCommand: Command = {
+  name: 'share',
+  summary: 'let users read or write a file or folder you own',
+  help: commandHelp({
+    usage: 'share PATH USER RIGHT [USER RIGHT ...]',
+    about: `Gives each USER the RIGHT on PATH, a file or folder you own. On a folder, the grant goes to
+the folder and everything in it now, and what is created in it later inherits it.
+${grantGrammar}
+With --json: {path, kind, entries, grants} (entries: how many were given a new version;
+grants: everyone's rights on PATH afterwards).`,
+    session: true,
+    examples: ['peervault share team5.txt bob r carol w', 'peervault share projects bob rw'],
+  }),
+  run: oneShot('share', {}, async (ctx) => {
+    const [path, ...words] = ctx.positionals;
+    if (path === undefined || words.length === 0) {
+      throw new FsError(
+        'invalid',
+        `missing ${path === undefined ? 'PATH USER RIGHT' : 'USER RIGHT'} (usage: peervault share PATH USER r|w|rw [USER RIGHT ...])`,
+        { op: ctx.op },
+      );
+    }
+    const grants = grantsOfWords(words);
+    const { api } = await ctx.session();
+    const change = await api.share(path, grants);
+    ctx.print(change, sharingLine(change));
+    return 0;
+  }),
+};
+
+export const unshareCommand: Command = {
+  name: 'unshare',
+  summary: 'take back every right of users on a file or folder you own',
+  help: commandHelp({
+    usage: 'unshare PATH USER [USER ...]',
+    about: `Withdraws every right of each USER on PATH, a file or folder you own; on a folder, on the
+folder and everything in it. Other users keep their rights. Only the owner unshares.
+With --json: {path, kind, entries, grants} (grants: everyone's rights on PATH afterwards).`,
+    session: true,
+    examples: ['peervault unshare team5.txt bob', 'peervault unshare projects bob carol'],
+  }),
+  run: oneShot('unshare', {}, async (ctx) => {
+    const [path, ...users] = ctx.positionals;
+    if (path === undefined || users.length === 0) {
+      throw new FsError(
+        'invalid',
+        `missing ${path === undefined ? 'PATH USER' : 'USER'} (usage: peervault unshare PATH USER [USER ...])`,
+        { op: ctx.op },
+      );
+    }
+    checkUserNames(users, 'peervault unshare PATH USER [USER ...]');
+    const { api } = await ctx.session();
+    const change = await api.unshare(path, users);
+    ctx.print(change, sharingLine(change));
+    return 0;
+  }),
+};
+
+export const permsCommand: Command = {
+  name: 'perms',
+  summary: 'show who may read and write a file or folder',
+  help: commandHelp({
+    usage: 'perms PATH',
+    about: `Shows the owner and kind of PATH, who wrote its current version, each grant (read or
+write) and whether the grants were inherited from the folder it was created in.
+With --json: {path, kind, owner, version, writer, grants, inherited}.`,
+    session: true,
+    examples: ['peervault perms team5.txt', 'peervault perms projects --json'],
+  }),
+  run: oneShot('perms', {}, async (ctx) => {
+    const [path] = positionalArgs(ctx.positionals, ['PATH'], [], 'peervault perms PATH', ctx.op);
+    const { api } = await ctx.session();
+    const perms = await api.permissions(path!);
+    ctx.print(perms, permissionLines(perms));
+    return 0;
+  }),
+};
+
+export const sharedCommand: Command = {
+  name: 'shared',
+  summary: 'list what others share with you',
+  help: commandHelp({
+    usage: 'shared',
+    about: `Lists what other users share with you, by owner: the path where you reach it (/OWNER/NAME),
+your right (read, or write which includes read) and its kind. Nothing is printed when nothing
+is shared with you. With --json: the array of {owner, name, path, kind, right, version}.`,
+    session: true,
+    examples: ['peervault shared', 'peervault shared --json'],
+  }),
+  run: oneShot('shared', {}, async (ctx) => {
+    positionalArgs(ctx.positionals, [], [], 'peervault shared', ctx.op);
+    const { api } = await ctx.session();
+    const items = await api.shared();
+    ctx.print(items, sharedLines(items));
     return 0;
   }),
 };

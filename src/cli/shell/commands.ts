@@ -7,6 +7,7 @@ import { accountCommands } from './account-commands.js';
 import { type ShellCommand, usageError } from './context.js';
 import { table } from './format.js';
 import { fsCommands } from './fs-commands.js';
+import { sharingCommands } from './sharing-commands.js';
 import { transferCommands } from './transfer-commands.js';
 
 const quit: ShellCommand = {
@@ -54,6 +55,10 @@ const help: ShellCommand = {
 const order = [
   ...['touch', 'mkdir', 'ls', 'cat', 'read', 'rm', 'rmdir', 'restore', 'revocate', 'quit'],
   ...[
+    'share',
+    'unshare',
+    'perms',
+    'shared',
     'trash',
     'versions',
     'help',
@@ -72,6 +77,7 @@ const order = [
 /** Every command, in the order `help` lists them. */
 export const shellCommands: readonly ShellCommand[] = [
   ...fsCommands,
+  ...sharingCommands,
   ...accountCommands,
   ...transferCommands,
   help,

@@ -1,8 +1,18 @@
 /**
- * How the shell shows things: listings in columns or as a long table, `stat`, and the peer
- * list. Pure functions from data to lines, so they are tested without a network.
+ * How the shell shows things: listings in columns or as a long table, `stat`, the peer list,
+ * and sharing (`share`, `perms`, `shared`; the one-shot commands print the same). Pure
+ * functions from data to lines, so they are tested without a network.
  */
-import type { ApiListEntry, ApiPeer, ApiStat } from '../local-api.js';
+import type {
+  ApiGrant,
+  ApiListEntry,
+  ApiPeer,
+  ApiPermissions,
+  ApiRight,
+  ApiSharedItem,
+  ApiSharingChange,
+  ApiStat,
+} from '../local-api.js';
 import { formatBytes } from '../progress.js';
 
 /** A listed name as `ls` shows it: directories end in `/`. */
@@ -83,5 +93,58 @@ export function peerLines(peers: readonly ApiPeer[], now: number): string[] {
       formatBytes(p.capacity),
       p.self ? `${ago(p.lastSeen, now)} (this peer)` : ago(p.lastSeen, now),
     ]),
+  ]);
+}
+
+/** A right in words: `r` reads; `w` writes (and reads). */
+export function rightWord(right: ApiRight): string {
+  return right === 'w' ? 'write' : 'read';
+}
+
+/** `bob (read), carol (write)`, by user name, or `none` when there are no grants. */
+export function grantsText(grants: readonly ApiGrant[]): string {
+  if (grants.length === 0) return 'none';
+  return [...grants]
+    .sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0))
+    .map((g) => `${g.user} (${rightWord(g.right)})`)
+    .join(', ');
+}
+
+/** What `share` or `unshare` did, in one line. */
+export function sharingLine(change: ApiSharingChange): string {
+  const name = change.kind === 'dir' ? `${change.path}/` : change.path;
+  const inside = change.kind === 'dir' && change.entries > 1 ? change.entries - 1 : 0;
+  const also =
+    inside === 0 ? '' : ` (and the ${inside} ${inside === 1 ? 'entry' : 'entries'} in it)`;
+  return change.grants.length === 0
+    ? `${name} is shared with no one${also}`
+    : `${name} is shared with ${grantsText(change.grants)}${also}`;
+}
+
+/** `perms`: owner, kind, writer of the current version, grants and whether they were inherited. */
+export function permissionLines(perms: ApiPermissions): string[] {
+  return table([
+    ['path', perms.kind === 'dir' ? `${perms.path}/` : perms.path],
+    ['kind', perms.kind],
+    ['owner', perms.owner],
+    ['writer', `${perms.writer} (version ${perms.version})`],
+    ['grants', perms.grants.length === 0 ? `none (only ${perms.owner})` : grantsText(perms.grants)],
+    ['inherited', perms.inherited ? 'yes, from the folder it was created in' : 'no'],
+  ]);
+}
+
+/** `shared`: what others share with you, under each owner's name, with the right and kind. */
+export function sharedLines(items: readonly ApiSharedItem[]): string[] {
+  const owners = [...new Set(items.map((item) => item.owner))];
+  const rows = table(
+    items.map((item) => [
+      `  ${item.path}${item.kind === 'dir' ? '/' : ''}`,
+      rightWord(item.right),
+      item.kind,
+    ]),
+  );
+  return owners.flatMap((owner) => [
+    `from ${owner}:`,
+    ...rows.filter((_, i) => items[i]!.owner === owner),
   ]);
 }

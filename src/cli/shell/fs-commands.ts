@@ -1,13 +1,13 @@
 /**
- * The shell's file-system commands (the seed's touch, mkdir, ls, cat, read, rm, rmdir, and
- * cd, pwd, stat). Each resolves typed paths against the working directory and calls the local
- * API; failures are the API's FsErrors, which the loop prints.
+ * The shell's file-system commands (the seed's touch and mkdir, both with grants, ls, cat,
+ * read, rm, rmdir, and cd, pwd, stat). Each resolves typed paths against the working directory
+ * and calls the local API; failures are the API's FsErrors, which the loop prints.
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { FsError, isFsError } from '../../interface/errors.js';
 import { formatPath, parsePath } from '../../interface/paths.js';
-import type { ApiListEntry } from '../local-api.js';
+import { type ApiListEntry, grantsOfWords } from '../local-api.js';
 import { readText, textOfWords } from './cat-input.js';
 import {
   type ShellCommand,
@@ -16,47 +16,68 @@ import {
   takeFlags,
   usageError,
 } from './context.js';
-import { inColumns, longListing, shownName, statLines } from './format.js';
+import { inColumns, longListing, sharingLine, shownName, statLines } from './format.js';
 import { refuseNormalisedTwin } from './normalised-names.js';
 
 const touch: ShellCommand = {
   name: 'touch',
-  usage: 'touch FILE',
-  summary: 'create a new, empty file (an existing one is left alone)',
-  details:
-    'The seed also granted rights here (touch FILE USER r|w|rw ...); sharing arrives in a later release.',
+  usage: 'touch FILE [USER r|w|rw ...]',
+  summary: 'create a new, empty file, shared with USER for reading (r) or writing (w)',
+  details: [
+    'r reads; w (or rw) writes and reads: touch team5.txt bob r carol w. The file also gets',
+    'the grants of its folder. An existing file is left alone (its content is not changed);',
+    'grants given for it are added, as `share` does.',
+  ].join('\n'),
   args: ['remote'],
   async run(ctx, args) {
-    const [file, ...grants] = args;
+    const [file, ...words] = args;
     if (file === undefined) throw usageError(this.usage);
-    if (grants.length > 0) {
-      throw new FsError(
-        'invalid',
-        'sharing arrives in a later release; create the file without grants for now',
-        { op: 'touch' },
-      );
-    }
+    const grants = grantsOfWords(words);
     await refuseNormalisedTwin(ctx, file);
+    const path = remotePath(ctx, file);
     try {
-      await ctx.api.writeFile(remotePath(ctx, file), new Uint8Array(0), 'create');
+      await ctx.api.writeFile(path, new Uint8Array(0), 'create', grants);
     } catch (err) {
-      // The name exists (a file or a directory): like Unix touch, that is success, and the
-      // content is left alone.
-      if (isFsError(err, 'exist', 'is-dir')) return;
-      throw err;
+      // Grants on a folder reach everything in it: too much to do by a slip of `touch`.
+      if (isFsError(err, 'is-dir') && grants.length > 0) {
+        throw new FsError(
+          'is-dir',
+          `${path} is a directory; share it with \`share ${file} ${words.join(' ')}\``,
+          { op: 'touch', path },
+        );
+      }
+      // The name exists: like Unix touch, that is success, and the content is left alone. The
+      // grants asked for are still given, so that what the command says is true afterwards.
+      if (!isFsError(err, 'exist', 'is-dir')) throw err;
+      if (grants.length > 0) ctx.out(sharingLine(await ctx.api.share(path, grants)));
     }
   },
 };
 
+/** Whether `word` is a right (`r`, `w`, `rw`), as grant pairs end. */
+function isRightWord(word: string | undefined): boolean {
+  return word !== undefined && /^(r|w|rw|wr)$/i.test(word);
+}
+
 const mkdir: ShellCommand = {
   name: 'mkdir',
-  usage: 'mkdir [-p] DIR...',
-  summary: 'create a new directory (-p: and its parents)',
+  usage: 'mkdir [-p] DIR [USER r|w|rw ...]',
+  summary: 'create a new directory (-p: and its parents), maybe shared with USER',
+  details: [
+    'r reads; w (or rw) writes and reads: mkdir proj bob r carol w. What is created in the',
+    'folder later gets its grants too. Without grants, several folders at once: mkdir a b c',
+    '(a folder named r, w or rw among them: write ./r).',
+  ].join('\n'),
   args: ['remote'],
   async run(ctx, args) {
     const { flags, rest } = takeFlags(args, 'p', this.usage);
     if (rest.length === 0) throw usageError(this.usage);
-    for (const dir of rest) {
+    // `mkdir proj bob r`: the third word is a right, so what follows the folder are grants;
+    // otherwise every word is a folder, as before sharing.
+    const granting = isRightWord(rest[2]);
+    const dirs = granting ? rest.slice(0, 1) : rest;
+    const grants = granting ? grantsOfWords(rest.slice(1)) : [];
+    for (const dir of dirs) {
       await refuseNormalisedTwin(ctx, dir);
       const path = parsePath(dir, ctx.user, ctx.cwd);
       const steps = flags.has('p')
@@ -65,11 +86,15 @@ const mkdir: ShellCommand = {
             elements: path.elements.slice(0, i + 1),
           }))
         : [path];
-      for (const step of steps) {
+      for (const [i, step] of steps.entries()) {
+        // Only the folder named gets the grants, not the parents -p makes on the way.
+        const last = i === steps.length - 1;
         try {
-          await ctx.api.mkdir(formatPath(step));
+          await ctx.api.mkdir(formatPath(step), last ? grants : []);
         } catch (err) {
-          if (!(flags.has('p') && isFsError(err, 'exist'))) throw err;
+          // -p accepts folders that exist, except the one that was to be made with grants.
+          const mayExist = flags.has('p') && !(last && grants.length > 0);
+          if (!(mayExist && isFsError(err, 'exist'))) throw err;
         }
       }
     }

@@ -32,6 +32,7 @@ import type {
   PeerRecord,
   ReleaseRecord,
   SessionRecord,
+  SharedEntryRecord,
   ThrottleRecord,
   UserRecord,
 } from '../../interface/directory-store.js';
@@ -797,6 +798,73 @@ class KyselyDirectoryStore implements DirectoryStore {
       db.selectFrom('entry_versions').selectAll().where('id', '=', id).orderBy('version').execute(),
     );
     return rows.map(versionFromRow);
+  }
+
+  async entryVersion(id: FileId, version: number): Promise<EntryVersionRecord | undefined> {
+    const row = await this.#run('store.entryVersion', (db) =>
+      db
+        .selectFrom('entry_versions')
+        .selectAll()
+        .where('id', '=', id)
+        .where('version', '=', version)
+        .executeTakeFirst(),
+    );
+    return row === undefined ? undefined : versionFromRow(row);
+  }
+
+  async listSharedWith(user: UserName): Promise<SharedEntryRecord[]> {
+    // Both grant lookups go through entry_grants_user (user_name, entry_id). `top` is 0 when
+    // the user may read a live parent (owns it or has a grant on it), else 1: an integer, so
+    // both engines return the same type. Owners are text ordered bytewise on both engines (see
+    // `sortedText` in migrations.ts; this column is plain text, so the collation is asked here).
+    const byOwner = this.#engine === 'postgres' ? sql`e.owner collate "C"` : sql`e.owner`;
+    const rows = await this.#run('store.listSharedWith', (db) =>
+      this.#entries(db)
+        .select((eb) =>
+          eb
+            .case()
+            .when(
+              eb.exists(
+                eb
+                  .selectFrom('entries as p')
+                  .select('p.id')
+                  .whereRef('p.id', '=', 'e.parent')
+                  .where('p.deleted_at', 'is', null)
+                  .where((pb) =>
+                    pb.or([
+                      pb('p.owner', '=', user),
+                      pb.exists(
+                        pb
+                          .selectFrom('entry_grants as pg')
+                          .select('pg.pos')
+                          .whereRef('pg.entry_id', '=', 'p.id')
+                          .where('pg.user_name', '=', user),
+                      ),
+                    ]),
+                  ),
+              ),
+            )
+            .then(sql.lit(0))
+            .else(sql.lit(1))
+            .end()
+            .as('top'),
+        )
+        .where('e.deleted_at', 'is', null)
+        .where('e.owner', '<>', user)
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('entry_grants as g')
+              .select('g.pos')
+              .whereRef('g.entry_id', '=', 'e.id')
+              .where('g.user_name', '=', user),
+          ),
+        )
+        .orderBy(byOwner)
+        .orderBy('e.id')
+        .execute(),
+    );
+    return rows.map((row) => ({ entry: entryFromRow(row), top: Number(row.top) === 1 }));
   }
 
   async listTrash(owner: UserName): Promise<EntryRecord[]> {

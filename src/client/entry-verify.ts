@@ -1,0 +1,193 @@
+/**
+ * Verifying what the directory answers about an entry. The directory is not trusted: every
+ * entry version it hands out must prove itself here before it is used.
+ *
+ * A version is accepted when (wire/entry-acl.ts):
+ * - its signature is by the current key (from a verified key log) of its owner or of a writer;
+ * - it carries an ACL certificate signed by its owner that matches its `acl` field, and the
+ *   signer is the owner or a writer that certificate names;
+ * - a certificate issued for another entry is its parent's current one, byte for byte (what a
+ *   writer creating a file in a shared folder carries); for an old or trashed version, one the
+ *   owner issued for its folder is enough (the folder's list may have changed since);
+ * - a version signed by a non-owner follows a version whose certificate is the same and names
+ *   its signer as a writer (so a writer cannot widen access, and a writer the owner removed
+ *   cannot write again), and names that version's hash;
+ * - it is the entry that was asked for (id, parent, owner).
+ * Anything else is an `integrity` error.
+ */
+import { FsError } from '../interface/errors.js';
+import type { FileId } from '../interface/ids.js';
+import type { UserName } from '../interface/names.js';
+import { constantTimeEqual } from '../crypto/bytes.js';
+import { fromBase64url } from '../wire/base64.js';
+import { decodeDirEntryUnverified, type DirEntryBody, openDirEntry } from '../wire/dir-entry.js';
+import { type EntryResponse, type EntryVersionResponse, routes } from '../wire/directory-api.js';
+import { checkEntryAuthority, checkWriterFollows, isInheritedAcl } from '../wire/entry-acl.js';
+import { chainHash } from '../wire/key-log.js';
+import type { DirectoryClient, DirectorySession } from './directory-client.js';
+
+/** What a verb needs: the directory and the logged-in user. */
+export interface AgentContext {
+  directory: DirectoryClient;
+  session: DirectorySession;
+}
+
+/** A verified entry version, with who signed it. */
+export interface VerifiedEntry {
+  body: DirEntryBody;
+  envelope: Uint8Array;
+  writer: UserName;
+}
+
+/** What the caller asked for; `parentBody` is the verified parent when the caller has it. */
+export interface EntryExpectation {
+  parent: FileId | null;
+  owner: UserName;
+  id?: FileId;
+  parentBody?: DirEntryBody;
+  /**
+   * An old or trashed version: its folder's access list may have changed since it was written,
+   * so an inherited certificate issued for the folder itself is accepted as it is (its owner
+   * signed it for that folder); any other inherited one must still be the folder's current.
+   */
+  historic?: boolean;
+}
+
+/**
+ * Versions already found to follow their predecessor, per directory client: a writer's version
+ * is checked against the one before it once, not on every read. Keyed by the version's hash.
+ */
+const followsChecked = new WeakMap<DirectoryClient, Set<string>>();
+
+function checkedSet(directory: DirectoryClient): Set<string> {
+  let set = followsChecked.get(directory);
+  if (!set) {
+    set = new Set();
+    followsChecked.set(directory, set);
+  }
+  if (set.size > 50_000) set.clear();
+  return set;
+}
+
+/** Checks a version's signature and certificate on their own; returns its signer. */
+async function verifyAlone(
+  ctx: AgentContext,
+  envelope: Uint8Array,
+): Promise<VerifiedEntry & { ownerKey: Uint8Array }> {
+  // The claimed body only says whose keys to try; the envelope must then verify with one.
+  const claimed = decodeDirEntryUnverified(envelope);
+  const users = [claimed.owner, ...claimed.acl.w];
+  const logs = await Promise.all(users.map((user) => ctx.directory.keyLog(user)));
+  const keys = logs.map((log) => log.identity.signingKey);
+  const { body, signer } = openDirEntry(envelope, keys);
+  const writer = users[keys.findIndex((key) => constantTimeEqual(key, signer))]!;
+  const ownerKey = keys[0]!;
+  checkEntryAuthority(body, writer, ownerKey);
+  return { body, envelope, writer, ownerKey };
+}
+
+async function fetchVersion(ctx: AgentContext, id: FileId, version: number): Promise<Uint8Array> {
+  const answer = await ctx.directory.call<EntryVersionResponse>(
+    'GET',
+    routes.entryVersion.replace(':id', id).replace(':version', String(version)),
+    undefined,
+    ctx.session,
+  );
+  return fromBase64url(answer.envelope, 'envelope');
+}
+
+/** A non-owner's version must follow a version that let them write, with the same ACL. */
+async function checkFollows(ctx: AgentContext, entry: VerifiedEntry, ownerKey: Uint8Array) {
+  const { body, writer } = entry;
+  if (writer === body.owner || body.version === 1) return;
+  const seen = checkedSet(ctx.directory);
+  const key = `${body.id}:${Buffer.from(chainHash(entry.envelope)).toString('base64url')}`;
+  if (seen.has(key)) return;
+  const beforeEnvelope = await fetchVersion(ctx, body.id, body.version - 1);
+  if (!constantTimeEqual(chainHash(beforeEnvelope), body.prev)) {
+    throw new FsError('integrity', 'the directory returned a version that does not chain', {
+      op: 'entry.verify',
+    });
+  }
+  const before = await verifyAlone(ctx, beforeEnvelope);
+  if (before.body.id !== body.id || before.body.version !== body.version - 1) {
+    throw new FsError('integrity', 'the directory returned another version', {
+      op: 'entry.verify',
+    });
+  }
+  checkWriterFollows(body, writer, before.body, ownerKey);
+  seen.add(key);
+}
+
+async function parentOf(
+  ctx: AgentContext,
+  body: DirEntryBody,
+  given: DirEntryBody | undefined,
+): Promise<DirEntryBody> {
+  if (given) return given;
+  if (body.parent === null) {
+    throw new FsError('integrity', 'a root cannot inherit its access list', { op: 'entry.verify' });
+  }
+  let answer: EntryResponse;
+  try {
+    answer = await ctx.directory.call<EntryResponse>(
+      'GET',
+      routes.entry.replace(':id', body.parent),
+      undefined,
+      ctx.session,
+    );
+  } catch (err) {
+    if (err instanceof FsError && err.kind === 'not-exist') {
+      throw new FsError(
+        'integrity',
+        'this entry inherits the access list of a folder that cannot be checked',
+        { op: 'entry.verify' },
+      );
+    }
+    throw err;
+  }
+  const claimed = decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope'));
+  const parent = await verifyEntry(ctx, answer, {
+    parent: claimed.parent,
+    owner: body.owner,
+    id: body.parent,
+  });
+  return parent.body;
+}
+
+/**
+ * Verifies an entry answer: a version allowed by its owner's ACL certificate, and the entry
+ * that was asked for. Fetches the version before it (once) for a version a non-owner signed,
+ * and the parent when the version inherits its ACL and `expect.parentBody` is not given.
+ * @throws FsError `integrity`
+ */
+export async function verifyEntry(
+  ctx: AgentContext,
+  answer: EntryResponse,
+  expect: EntryExpectation,
+): Promise<VerifiedEntry> {
+  const op = 'entry.verify';
+  const envelope = fromBase64url(answer.envelope, 'envelope');
+  const verified = await verifyAlone(ctx, envelope);
+  const { body } = verified;
+  if (
+    body.parent !== expect.parent ||
+    body.owner !== expect.owner ||
+    (expect.id !== undefined && body.id !== expect.id)
+  ) {
+    throw new FsError('integrity', 'the directory returned an entry from somewhere else', { op });
+  }
+  const acl = checkEntryAuthority(body, verified.writer, verified.ownerKey);
+  if (isInheritedAcl(body, acl) && !(expect.historic === true && acl.entry === body.parent)) {
+    const parent = await parentOf(ctx, body, expect.parentBody);
+    if (parent.id !== body.parent || !constantTimeEqual(parent.aclCert, body.aclCert)) {
+      throw new FsError(
+        'integrity',
+        'this entry claims an access list that its folder does not have',
+        { op },
+      );
+    }
+  }
+  await checkFollows(ctx, verified, verified.ownerKey);
+  return { body, envelope, writer: verified.writer };
+}

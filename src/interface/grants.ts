@@ -1,0 +1,52 @@
+/**
+ * The seed's grant grammar, parsed once at the boundary: `USER r|w|rw ...` pairs, as in
+ * `touch team5.txt bob r carol w`. `r` reads; `w` writes and therefore reads, so `rw` is `w`.
+ * A user named twice keeps the stronger right.
+ */
+import { FsError } from './errors.js';
+import type { Grant, Right } from './directory-store.js';
+import { parseUserName, type UserName } from './names.js';
+
+/** Parses one right word. @throws FsError `invalid` */
+export function parseRight(raw: string): Right {
+  const word = raw.toLowerCase();
+  if (word === 'r') return 'r';
+  if (word === 'w' || word === 'rw' || word === 'wr') return 'w';
+  throw new FsError('invalid', `unknown right "${raw}": use r (read), w or rw (write and read)`, {
+    op: 'grant.parse',
+  });
+}
+
+/**
+ * Merges grants: one per user, the stronger right kept, in first-mention order.
+ * @throws FsError `invalid` when `owner` is named (the owner always has every right)
+ */
+export function mergeGrants(grants: readonly Grant[], owner?: UserName): Grant[] {
+  const merged = new Map<UserName, Right>();
+  for (const { user, right } of grants) {
+    if (user === owner) {
+      throw new FsError('invalid', `${user} owns this and always has every right`, {
+        op: 'grant.parse',
+      });
+    }
+    merged.set(user, merged.get(user) === 'w' ? 'w' : right);
+  }
+  return [...merged].map(([user, right]) => ({ user, right }));
+}
+
+/**
+ * Parses `USER RIGHT [USER RIGHT ...]` words.
+ * @throws FsError `invalid` with what to type instead
+ */
+export function parseGrantWords(words: readonly string[]): Grant[] {
+  if (words.length % 2 !== 0) {
+    throw new FsError('invalid', 'grants come in pairs: USER r|w|rw, for example `bob r carol w`', {
+      op: 'grant.parse',
+    });
+  }
+  const grants: Grant[] = [];
+  for (let i = 0; i < words.length; i += 2) {
+    grants.push({ user: parseUserName(words[i]!), right: parseRight(words[i + 1]!) });
+  }
+  return mergeGrants(grants);
+}

@@ -1,0 +1,119 @@
+/**
+ * Versions and restore in one process (a real directory over HTTPS and real block peers): every
+ * overwrite is kept and reads back exactly, `restore --version N` makes an old version the
+ * newest (live or from the trash), only the owner restores even when a writer deleted the file,
+ * and grantees' rights come back with it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type FileContext,
+  listVersions,
+  readFile,
+  removeFile,
+  writeFile,
+} from '../../src/client/files.js';
+import { restore } from '../../src/client/restore.js';
+import { permissions } from '../../src/client/sharing.js';
+import { parseGrantWords } from '../../src/interface/grants.js';
+import { parseUserName } from '../../src/interface/names.js';
+import { parsePath, type PathName } from '../../src/interface/paths.js';
+import { createReplicator } from '../../src/peer/replication.js';
+import { type BlockNetwork, startBlockNetwork } from '../helpers/block-network.js';
+import { goodPassword, startTestDirectory, type TestDirectory } from '../helpers/directory.js';
+import { expectKindAsync } from '../helpers/expect-error.js';
+
+// eslint-disable-next-line @typescript-eslint/require-await -- a source with nothing to wait for
+async function* bytesOf(text: string): AsyncIterable<Uint8Array> {
+  yield Buffer.from(text);
+}
+
+async function textOf(ctx: FileContext, path: PathName, version?: number): Promise<string> {
+  const file = await readFile(ctx, path, version === undefined ? {} : { version });
+  const parts: Uint8Array[] = [];
+  for await (const part of file.content) parts.push(part);
+  return Buffer.concat(parts).toString();
+}
+
+describe('versions and restore', () => {
+  let dir: TestDirectory;
+  let net: BlockNetwork;
+  const ctx = {} as Record<'alice' | 'bob' | 'carol', FileContext>;
+  const p = (text: string) => parsePath(text, parseUserName('alice'));
+
+  beforeAll(async () => {
+    dir = await startTestDirectory('sqlite');
+    net = await startBlockNetwork(2);
+    const client = await dir.client();
+    const replicator = createReplicator({
+      client: net.client,
+      capability: net.capability,
+      replicas: 1,
+    });
+    const live = () => net.peers.map((peer) => peer.address);
+    for (const user of ['alice', 'bob', 'carol'] as const) {
+      await client.register(user, goodPassword(user));
+      ctx[user] = {
+        directory: client,
+        session: await client.login(user, goodPassword(user)),
+        blocks: {
+          putBlock: async (_file, id, parts) => void (await replicator.putBlock(id, parts, live())),
+          getBlock: (_file, id) => replicator.getBlock(id, live()),
+        },
+      };
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await net?.close();
+    await dir?.stop();
+  });
+
+  it('keeps 50 overwrites, each reading back exactly', async () => {
+    const { alice } = ctx;
+    const content = (n: number) => `version ${n}: ${'x'.repeat(n * 37)}`;
+    for (let n = 1; n <= 50; n++) await writeFile(alice, p('/alice/log.txt'), bytesOf(content(n)));
+    const versions = await listVersions(alice, p('/alice/log.txt'));
+    expect(versions.map((v) => v.version)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    for (let n = 1; n <= 50; n++) {
+      expect(await textOf(alice, p('/alice/log.txt'), n)).toBe(content(n));
+      expect(versions[n - 1]!.size).toBe(content(n).length);
+    }
+    // A chosen version becomes the newest; nothing is lost on the way.
+    expect(await restore(alice, p('/alice/log.txt'), { version: 7 })).toBe(1);
+    expect(await textOf(alice, p('/alice/log.txt'))).toBe(content(7));
+    expect(await textOf(alice, p('/alice/log.txt'), 50)).toBe(content(50));
+    expect((await listVersions(alice, p('/alice/log.txt'))).at(-1)).toMatchObject({
+      version: 51,
+      size: content(7).length,
+      writer: 'alice',
+    });
+    await expectKindAsync('not-exist', restore(alice, p('/alice/log.txt'), { version: 52 }));
+  });
+
+  it("runs the seed's restore: a writer deletes, only the owner restores, the reader reads it back", async () => {
+    const { alice, bob, carol } = ctx;
+    await writeFile(alice, p('/alice/team5.txt'), bytesOf('first'), {
+      mode: 'create',
+      grants: parseGrantWords(['bob', 'r', 'carol', 'w']),
+    });
+    await writeFile(carol, p('/alice/team5.txt'), bytesOf('second, by carol'));
+    await removeFile(carol, p('/alice/team5.txt'));
+    await expectKindAsync('not-exist', readFile(bob, p('/alice/team5.txt')));
+    // carol's restore is refused: she is a writer, not the owner (and cannot even see the trash).
+    await expectKindAsync('permission', restore(carol, p('/alice/team5.txt')));
+    await expectKindAsync('permission', restore(carol, p('/alice/team5.txt'), { version: 1 }));
+    // alice restores; bob reads the restored bytes; the grants are as they were.
+    expect(await restore(alice, p('/alice/team5.txt'))).toBe(1);
+    expect(await textOf(bob, p('/alice/team5.txt'))).toBe('second, by carol');
+    expect((await permissions(alice, p('/alice/team5.txt'))).grants).toEqual([
+      { user: 'carol', right: 'w' },
+      { user: 'bob', right: 'r' },
+    ]);
+    // Deleted again, it comes back as a chosen version.
+    await removeFile(alice, p('/alice/team5.txt'));
+    await restore(alice, p('/alice/team5.txt'), { version: 1 });
+    expect(await textOf(bob, p('/alice/team5.txt'))).toBe('first');
+    expect(await textOf(carol, p('/alice/team5.txt'))).toBe('first');
+    // A writer may not revert a live file either.
+    await expectKindAsync('permission', restore(carol, p('/alice/team5.txt'), { version: 2 }));
+  });
+});
