@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { FsError, isErrorKind, isFsError } from '../interface/errors.js';
 import { parseGrantWords } from '../interface/grants.js';
+import { parseGrantee, parseGroupName } from '../interface/groups.js';
 import { parseUserName } from '../interface/names.js';
 import { parsePath } from '../interface/paths.js';
 import { HintedError } from './hinted-error.js';
@@ -60,6 +61,61 @@ export interface ApiTrashItem {
   deletedBy: string;
 }
 
+/** What a restore did. */
+export interface ApiRestored {
+  /** Entries that came back (a folder counts with what was in it; a revert is 1). */
+  restored: number;
+  /** Where it is now (under the new name with `as`). */
+  path: string;
+  kind: 'file' | 'dir';
+  /** Its newest version now. */
+  version: number;
+  /** Whether a live file was reverted to `from`, rather than brought back from the trash. */
+  reverted: boolean;
+  /** The version asked for, when one was. */
+  from?: number;
+}
+
+/** How long the user's deleted files stay in their trash, in milliseconds. */
+export interface ApiRetention {
+  /** What applies: their own setting, or the directory's default. */
+  retentionMs: number;
+  /** Whether they chose it (`false`: the directory's default). */
+  own: boolean;
+  defaultMs: number;
+  /** The bounds of their own setting at this directory (inclusive). */
+  minMs: number;
+  maxMs: number;
+}
+
+/** One record of the directory's audit log (docs/formats.md). */
+export interface ApiAuditRecord {
+  seq: number;
+  time: number;
+  /** `login.ok`, `login.failed`, `register`, `key.appended`, `entry.shared`, … */
+  event: string;
+  /** Who did it; null for a failed login or the directory's operator. */
+  actor: string | null;
+  /** Whom it concerns. */
+  subjects: string[];
+  /** The opaque id of the entry concerned, if any. */
+  entry: string | null;
+  /** The client's address; null when another user caused the event (shown to admins only). */
+  source: string | null;
+  details: Record<string, unknown>;
+  prev: string;
+  hash: string;
+}
+
+/** A page of the audit log. */
+export interface ApiAuditPage {
+  records: ApiAuditRecord[];
+  /** The `after` that reads the next page. */
+  next: number;
+  /** `all` for an admin, `own` for the records about the caller. */
+  scope: 'all' | 'own';
+}
+
 /** A peer as `peers` lists it. */
 export interface ApiPeer {
   fingerprint: string;
@@ -87,6 +143,28 @@ export interface ApiStatus {
 }
 
 /** What a repair pass did. */
+/** A live session of the user: a login at some peer. */
+export interface ApiDevice {
+  id: string;
+  /** Fingerprint of the session's device key. */
+  device: string;
+  createdAt: number;
+  expiresAt: number;
+  current: boolean;
+}
+
+/** What `revocate` did (client/revocation.ts). */
+export interface ApiRevocation {
+  seq: number;
+  ownRewritten: number;
+  filesRekeyed: number;
+  sharedRewritten: number;
+  sharedReadOnly: number;
+  skipped: number;
+  ms: number;
+  passwordChanged: boolean;
+}
+
 export interface ApiRepairSummary {
   files: number;
   blocks: number;
@@ -106,10 +184,39 @@ export interface ApiRepairSummary {
 /** A right: `r` reads; `w` writes, and so reads too. */
 export type ApiRight = 'r' | 'w';
 
-/** A user's right on a file or folder. */
+/** A user's right on a file or folder; `user` may be one of the owner's groups, `@team`. */
 export interface ApiGrant {
   user: string;
   right: ApiRight;
+}
+
+/** A grant as `perms` shows it: a group's comes with its members, for the group's owner. */
+export interface ApiPermissionGrant extends ApiGrant {
+  members?: string[];
+}
+
+/** One of the logged-in user's groups. */
+export interface ApiGroup {
+  /** Without the `@`. */
+  name: string;
+  version: number;
+  members: string[];
+  /** When it last changed (ms). */
+  time: number;
+}
+
+/** What a change of a group did. */
+export interface ApiGroupSaved extends ApiGroup {
+  created: boolean;
+  /** Entries shared with the group that got a new version (with its members now). */
+  entries: number;
+}
+
+/** What deleting a group did. */
+export interface ApiGroupDeleted {
+  name: string;
+  /** Entries the group was taken off (with `force`). */
+  entries: number;
 }
 
 /** What `share` and `unshare` changed. */
@@ -118,8 +225,10 @@ export interface ApiSharingChange {
   kind: 'file' | 'dir';
   /** Entries given a new version: the folder and everything in it, for a folder. */
   entries: number;
-  /** The grants of `path` afterwards. */
+  /** The grants of `path` afterwards (users and groups), writers first. */
   grants: ApiGrant[];
+  /** `unshare` only: users it named who still have access through a group, and which. */
+  stillThrough?: { user: string; groups: string[] }[];
 }
 
 /** Who may do what with a file or folder (`perms`). */
@@ -130,7 +239,10 @@ export interface ApiPermissions {
   version: number;
   /** Who wrote the current version. */
   writer: string;
-  grants: ApiGrant[];
+  /** The grants as given (users and groups), writers first. */
+  grants: ApiPermissionGrant[];
+  /** Who may read and write it: the users the grants come to, groups expanded. */
+  users: ApiGrant[];
   /** Whether the grants were copied from the folder it was created in. */
   inherited: boolean;
 }
@@ -148,21 +260,60 @@ export interface ApiSharedItem {
 }
 
 /**
- * Grants typed as words, `USER r|w|rw [USER RIGHT ...]` (as in `touch team5.txt bob r carol w`).
+ * Grants typed as words, `USER r|w|rw [USER RIGHT ...]` (as in `touch team5.txt bob r carol w`);
+ * a USER may be one of your groups, `@team`.
  * @throws FsError `invalid`, saying how grants are written
  */
 export function grantsOfWords(words: readonly string[]): ApiGrant[] {
   try {
     return parseGrantWords(words);
   } catch (err) {
-    if (!isFsError(err) || err.op !== 'user-name.parse') throw err;
+    if (!isFsError(err) || (err.op !== 'user-name.parse' && err.op !== 'group-name.parse')) {
+      throw err;
+    }
     // Pairs are checked in order, so the first word in a user's place that is not a user name
-    // is the one refused.
-    const word = words.find((w, i) => i % 2 === 0 && !isUserName(w)) ?? '';
+    // (or a group) is the one refused.
+    const word = words.find((w, i) => i % 2 === 0 && !isGrantee(w)) ?? '';
     throw new FsError(
       'invalid',
-      `"${word}" is not a user name (a-z, 0-9, _ or -, starting with a letter): grants are USER r|w|rw pairs, for example \`bob r carol w\``,
+      `${notGrantee(word)}: grants are USER r|w|rw pairs, for example \`bob r carol w\``,
       { op: 'grant.parse' },
+    );
+  }
+}
+
+/**
+ * Checks grantees typed as words (as `unshare FILE USER|@GROUP ...` takes them).
+ * @throws FsError `invalid` naming the first that is neither a user name nor a group, with `usage`
+ */
+export function checkGrantees(words: readonly string[], usage: string): void {
+  const bad = words.find((word) => !isGrantee(word));
+  if (bad !== undefined) {
+    throw new FsError('invalid', `${notGrantee(bad)}; usage: ${usage}`, {
+      op: 'user-name.parse',
+    });
+  }
+}
+
+/** Why `word` names neither a user nor a group. */
+function notGrantee(word: string): string {
+  return word.startsWith('@')
+    ? `"${word}" is not a group (@ and a-z, 0-9, _ or -, starting with a letter)`
+    : `"${word}" is not a user name (a-z, 0-9, _ or -, starting with a letter)`;
+}
+
+/**
+ * A group name as typed (`team` or `@team`), without the `@`.
+ * @throws FsError `invalid`, with `usage`
+ */
+export function groupNameOfWord(word: string, usage: string): string {
+  try {
+    return parseGroupName(word);
+  } catch {
+    throw new FsError(
+      'invalid',
+      `"${word}" is not a group name (a-z, 0-9, _ or -, starting with a letter); usage: ${usage}`,
+      { op: 'group-name.parse' },
     );
   }
 }
@@ -185,6 +336,15 @@ export function checkUserNames(words: readonly string[], usage: string): void {
 function isUserName(word: string): boolean {
   try {
     parseUserName(word);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isGrantee(word: string): boolean {
+  try {
+    parseGrantee(word);
     return true;
   } catch {
     return false;
@@ -244,6 +404,57 @@ export class LocalApi {
   }
 
   /** Changes the password; every session of the user ends (log in again). */
+  /** The user's live sessions (devices), oldest first. */
+  async devices(): Promise<ApiDevice[]> {
+    return (await this.#json<{ sessions: ApiDevice[] }>('GET', '/v1/devices')).sessions;
+  }
+
+  /** Ends another session (device) of the user. */
+  async endDevice(id: string): Promise<void> {
+    await this.#json('POST', '/v1/devices/end', { id });
+  }
+
+  /**
+   * Replaces the user's keys (`revocate`) and reports each step done; with `resume`, only
+   * finishes an interrupted revocation. With `newPassword` the password changes as well and
+   * every session ends (log in again).
+   */
+  async revocate(
+    options: { resume?: boolean; newPassword?: string } = {},
+    onProgress?: (progress: { done: number; total: number }) => void,
+  ): Promise<ApiRevocation> {
+    const response = await this.#send('POST', '/v1/revocate', options);
+    if (response.statusCode >= 400) throw await errorOf(response);
+    let pending = '';
+    let summary: ApiRevocation | undefined;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      pending += chunk.toString('utf8');
+      let newline = pending.indexOf('\n');
+      while (newline >= 0) {
+        const line = JSON.parse(pending.slice(0, newline)) as {
+          progress?: { done: number; total: number };
+          summary?: ApiRevocation;
+          error?: { kind: string; op: string; message: string };
+        };
+        pending = pending.slice(newline + 1);
+        if (line.progress) onProgress?.(line.progress);
+        if (line.summary) summary = line.summary;
+        if (line.error) {
+          const kind = isErrorKind(line.error.kind) ? line.error.kind : 'internal';
+          throw new FsError(kind, line.error.message, { op: line.error.op });
+        }
+        newline = pending.indexOf('\n');
+      }
+    }
+    if (!summary)
+      throw new FsError(
+        'internal',
+        'the peer stopped before revocate finished; run `revocate --resume`',
+        { op: 'revocate' },
+      );
+    return summary;
+  }
+
   async passwd(password: string, newPassword: string): Promise<void> {
     await this.#json('POST', '/v1/passwd', { password, newPassword });
     this.session = undefined;
@@ -304,7 +515,10 @@ export class LocalApi {
     );
   }
 
-  /** Withdraws every right of `users` on a file or folder (owner only; a folder: all in it). */
+  /**
+   * Withdraws the grants of `users` (users or groups, `@team`) on a file or folder (owner only;
+   * a folder: all in it).
+   */
   unshare(path: string, users: readonly string[]): Promise<ApiSharingChange> {
     return this.#json<ApiSharingChange>('POST', '/v1/fs/unshare', { path, users }).catch(
       (err: unknown) => {
@@ -321,6 +535,42 @@ export class LocalApi {
   /** Everything shared with the logged-in user, by owner then name. */
   async shared(): Promise<ApiSharedItem[]> {
     return (await this.#json<{ items: ApiSharedItem[] }>('GET', '/v1/fs/shared')).items;
+  }
+
+  /** The logged-in user's groups, by name. */
+  async groups(): Promise<ApiGroup[]> {
+    return (await this.#json<{ groups: ApiGroup[] }>('GET', '/v1/groups')).groups;
+  }
+
+  /**
+   * Makes the group `name` (without `@`) with `members`; `exist` when it exists. With
+   * `replace`, sets the members of the group whether or not it exists.
+   */
+  createGroup(
+    name: string,
+    members: readonly string[],
+    options: { replace?: boolean } = {},
+  ): Promise<ApiGroupSaved> {
+    return this.#json('PUT', `/v1/groups/${encodeURIComponent(name)}`, {
+      members,
+      ...(options.replace === true ? {} : { create: true }),
+    });
+  }
+
+  /** Adds members to a group; what is shared with it is shared with them at once. */
+  addToGroup(name: string, members: readonly string[]): Promise<ApiGroupSaved> {
+    return this.#json('POST', `/v1/groups/${encodeURIComponent(name)}/add`, { members });
+  }
+
+  /** Removes members from a group; what is shared with it is no longer shared with them. */
+  removeFromGroup(name: string, members: readonly string[]): Promise<ApiGroupSaved> {
+    return this.#json('POST', `/v1/groups/${encodeURIComponent(name)}/remove`, { members });
+  }
+
+  /** Deletes a group; with `force`, even when entries are shared with it (it is taken off them). */
+  deleteGroup(name: string, force = false): Promise<ApiGroupDeleted> {
+    const suffix = force ? '?force=1' : '';
+    return this.#json('DELETE', `/v1/groups/${encodeURIComponent(name)}${suffix}`);
   }
 
   /** Reads a file; the body streams (consume or destroy it). */
@@ -372,18 +622,40 @@ export class LocalApi {
     return (await this.#json<{ entries: ApiTrashItem[] }>('GET', '/v1/trash')).entries;
   }
 
-  /** Restores a deleted file or directory (owner only); `as` restores it under another name. */
-  async restore(path: string, as?: string): Promise<number> {
-    const answer = await this.#json<{ restored: number }>('POST', '/v1/restore', {
+  /**
+   * Restores a deleted file or directory (owner only): `as` under another name; `version` as
+   * that version of a file. With `version` (and no `as`), a live file is reverted instead: the
+   * chosen version becomes its newest.
+   */
+  restore(path: string, options: { as?: string; version?: number } = {}): Promise<ApiRestored> {
+    return this.#json<ApiRestored>('POST', '/v1/restore', {
       path,
-      ...(as === undefined ? {} : { as }),
+      ...(options.as === undefined ? {} : { as: options.as }),
+      ...(options.version === undefined ? {} : { version: options.version }),
     });
-    return answer.restored;
   }
 
   /** Deletes an entry of the trash for good (its blocks are released); it cannot be restored. */
   async purge(path: string): Promise<number> {
     return (await this.#json<{ purged: number }>('POST', '/v1/trash/purge', { path })).purged;
+  }
+
+  /** Records of the directory's audit log about the logged-in user (all, for an admin). */
+  audit(options: { after?: number; limit?: number } = {}): Promise<ApiAuditPage> {
+    const params: Record<string, string> = {};
+    if (options.after !== undefined) params['after'] = String(options.after);
+    if (options.limit !== undefined) params['limit'] = String(options.limit);
+    return this.#json('GET', `/v1/audit?${query(params)}`);
+  }
+
+  /** How long the logged-in user's deleted files stay in their trash. */
+  retention(): Promise<ApiRetention> {
+    return this.#json('GET', '/v1/retention');
+  }
+
+  /** Sets how long the user's deleted files stay in their trash; null: the directory's default. */
+  setRetention(retentionMs: number | null): Promise<ApiRetention> {
+    return this.#json('PUT', '/v1/retention', { retentionMs });
   }
 
   /** Purges the logged-in user's trash past retention, releasing the blocks first. */

@@ -9,11 +9,15 @@ import {
   loginCommand,
   logoutCommand,
   passwdCommand,
+  revocateCommand,
+  devicesCommand,
   registerCommand,
   whoamiCommand,
 } from './commands/account.js';
+import { auditCommand } from './commands/audit.js';
 import { demoCommand } from './commands/demo.js';
 import { directoryCommand } from './commands/directory.js';
+import { groupCommand } from './commands/groups.js';
 import {
   getCommand,
   lsCommand,
@@ -24,6 +28,7 @@ import {
   rmCommand,
   rmdirCommand,
   restoreCommand,
+  retentionCommand,
   shareCommand,
   sharedCommand,
   trashCommand,
@@ -50,6 +55,8 @@ export const commands: readonly Command[] = [
   logoutCommand,
   whoamiCommand,
   passwdCommand,
+  revocateCommand,
+  devicesCommand,
   lsCommand,
   mkdirCommand,
   touchCommand,
@@ -61,15 +68,18 @@ export const commands: readonly Command[] = [
   rmdirCommand,
   restoreCommand,
   trashCommand,
+  retentionCommand,
   versionsCommand,
   statCommand,
   shareCommand,
   unshareCommand,
   permsCommand,
   sharedCommand,
+  groupCommand,
   peersCommand,
   statusCommand,
   repairCommand,
+  auditCommand,
 ];
 
 const processIo: CommandIo = {

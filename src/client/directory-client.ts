@@ -19,7 +19,8 @@ import { parseUserName, type UserName } from '../interface/names.js';
 import { constantTimeEqual, utf8 } from '../crypto/bytes.js';
 import { openWithExportKey, sealWithExportKey } from '../crypto/export-key-seal.js';
 import {
-  decodePrivateIdentity,
+  decodeKeyring,
+  encodeKeyring,
   encodePrivateIdentity,
   fingerprint,
   fingerprintMatches,
@@ -34,7 +35,13 @@ import {
   type LoginStartResponse,
   routes,
 } from '../wire/directory-api.js';
-import { chainHash, type KeyLogState, makeGenesis, verifyKeyLog } from '../wire/key-log.js';
+import {
+  chainHash,
+  type KeyLogState,
+  makeGenesis,
+  makeRevocation,
+  verifyKeyLog,
+} from '../wire/key-log.js';
 import { type ListedPeer, openPeerList } from '../wire/peer-record.js';
 import { createPinnedAgent } from '../wire/pinned-tls.js';
 import { authHeader, signRequest } from '../wire/request-auth.js';
@@ -72,6 +79,13 @@ export interface DirectorySession {
   id: string;
   expiresAt: number;
   identity: IdentityKeys;
+  /** Identities the user's key log replaced, oldest first: they open old wraps, sign nothing. */
+  previous?: readonly IdentityKeys[];
+  /**
+   * The OPAQUE export key of this login, kept in memory only so that `revocate` can seal the new
+   * keys without asking for the password again. Never logged (SecretBytes shows nothing).
+   */
+  exportKey?: SecretBytes;
   deviceKey: SigningKeyPair;
 }
 
@@ -165,7 +179,7 @@ export class DirectoryClient {
   ): Promise<T> {
     const payload = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     // A key event sent through this client (a rotation) must be seen by its next keyLog().
-    if (path === routes.appendKey) this.#keyLogs.clear();
+    if (path === routes.appendKey || path === routes.revokeKeys) this.#keyLogs.clear();
     const headers: Record<string, string> = { ...options.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (session) {
@@ -305,13 +319,67 @@ export class DirectoryClient {
       fromBase64url(done.sealedKeys, 'sealedKeys', { maxBytes: 4096 }),
       sealContext(user),
     );
-    exportKey.dispose();
-    const identity = decodePrivateIdentity(secret);
+    const keyring = decodeKeyring(secret);
     secret.dispose();
     // The user's own log, checked against what this device saw of it: a directory that swapped
     // it (so that others wrap keys to the directory) or rolled it back is caught here too.
     await this.keyLog(user);
-    return { user, id: done.session, expiresAt: done.expiresAt, identity, deviceKey };
+    return {
+      user,
+      id: done.session,
+      expiresAt: done.expiresAt,
+      identity: keyring.current,
+      previous: keyring.previous,
+      exportKey,
+      deviceKey,
+    };
+  }
+
+  /**
+   * Revokes the session's identity (`revocate`): generates a new one, appends a `revoked` event
+   * to the user's key log (signed by the current key, proved by the new), seals the new keys with
+   * the replaced ones under this login's export key, and ends every other session of the user,
+   * all in one request. On success `session` holds the new identity, the old one moved to
+   * `session.previous`.
+   * @throws FsError `invalid` when this session cannot seal (it was not made by a password
+   *   login here); `conflict` when the log moved on (another device revoked: log in again)
+   */
+  async revokeKeys(session: DirectorySession): Promise<{ seq: number }> {
+    const op = 'revocate';
+    if (session.exportKey === undefined || session.exportKey.length === 0) {
+      throw new FsError(
+        'invalid',
+        'this session cannot seal new keys: log in again, then revocate',
+        {
+          op,
+        },
+      );
+    }
+    const state = await this.keyLog(session.user, { fresh: true });
+    if (!constantTimeEqual(state.identity.signingKey, session.identity.signing.publicKey)) {
+      throw new FsError(
+        'conflict',
+        'your keys were already replaced (from another device?): log in again, then revocate if you still need to',
+        { op },
+      );
+    }
+    const next = IdentityKeys.generate();
+    const previous = [...(session.previous ?? []), session.identity];
+    const event = makeRevocation(state, session.identity.signing, next, Date.now());
+    const sealed = sealWithExportKey(
+      session.exportKey,
+      encodeKeyring({ current: next, previous }),
+      sealContext(session.user),
+    );
+    const { seq } = await this.call<{ seq: number }>(
+      'POST',
+      routes.revokeKeys,
+      { envelope: toBase64url(event), sealedKeys: toBase64url(sealed) },
+      session,
+    );
+    session.identity = next;
+    session.previous = previous;
+    return { seq };
   }
 
   /**
@@ -341,7 +409,7 @@ export class DirectoryClient {
     );
     const sealed = sealWithExportKey(
       exportKey,
-      encodePrivateIdentity(session.identity),
+      encodeKeyring({ current: session.identity, previous: session.previous ?? [] }),
       sealContext(session.user),
     );
     exportKey.dispose();

@@ -69,21 +69,43 @@ function checkedSet(directory: DirectoryClient): Set<string> {
   return set;
 }
 
-/** Checks a version's signature and certificate on their own; returns its signer. */
+/**
+ * Checks a version's signature and certificate on their own; returns its signer. A `historic`
+ * version (an old or trashed one) may be signed, and its certificate signed, by an identity
+ * its user has since replaced (rotated or revoked): it was written before. A current version
+ * must be signed by current keys.
+ */
 async function verifyAlone(
   ctx: AgentContext,
   envelope: Uint8Array,
+  historic = false,
 ): Promise<VerifiedEntry & { ownerKey: Uint8Array }> {
   // The claimed body only says whose keys to try; the envelope must then verify with one.
   const claimed = decodeDirEntryUnverified(envelope);
   const users = [claimed.owner, ...claimed.acl.w];
   const logs = await Promise.all(users.map((user) => ctx.directory.keyLog(user)));
-  const keys = logs.map((log) => log.identity.signingKey);
-  const { body, signer } = openDirEntry(envelope, keys);
-  const writer = users[keys.findIndex((key) => constantTimeEqual(key, signer))]!;
-  const ownerKey = keys[0]!;
-  checkEntryAuthority(body, writer, ownerKey);
-  return { body, envelope, writer, ownerKey };
+  const candidates = logs.flatMap((log, i) => [
+    { user: users[i]!, key: log.identity.signingKey },
+    ...(historic
+      ? (log.replaced ?? []).map((old) => ({ user: users[i]!, key: old.identity.signingKey }))
+      : []),
+  ]);
+  const { body, signer } = openDirEntry(
+    envelope,
+    candidates.map((c) => c.key),
+  );
+  const writer = candidates.find((c) => constantTimeEqual(c.key, signer))!.user;
+  const ownerKeys = candidates.filter((c) => c.user === claimed.owner).map((c) => c.key);
+  let lastError: unknown;
+  for (const ownerKey of ownerKeys) {
+    try {
+      checkEntryAuthority(body, writer, ownerKey);
+      return { body, envelope, writer, ownerKey };
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
 }
 
 async function fetchVersion(ctx: AgentContext, id: FileId, version: number): Promise<Uint8Array> {
@@ -97,7 +119,7 @@ async function fetchVersion(ctx: AgentContext, id: FileId, version: number): Pro
 }
 
 /** A non-owner's version must follow a version that let them write, with the same ACL. */
-async function checkFollows(ctx: AgentContext, entry: VerifiedEntry, ownerKey: Uint8Array) {
+async function checkFollows(ctx: AgentContext, entry: VerifiedEntry) {
   const { body, writer } = entry;
   if (writer === body.owner || body.version === 1) return;
   const seen = checkedSet(ctx.directory);
@@ -109,13 +131,14 @@ async function checkFollows(ctx: AgentContext, entry: VerifiedEntry, ownerKey: U
       op: 'entry.verify',
     });
   }
-  const before = await verifyAlone(ctx, beforeEnvelope);
+  // The version before may predate a key change of its signer: it is history.
+  const before = await verifyAlone(ctx, beforeEnvelope, true);
   if (before.body.id !== body.id || before.body.version !== body.version - 1) {
     throw new FsError('integrity', 'the directory returned another version', {
       op: 'entry.verify',
     });
   }
-  checkWriterFollows(body, writer, before.body, ownerKey);
+  checkWriterFollows(body, writer, before.body, before.ownerKey);
   seen.add(key);
 }
 
@@ -168,7 +191,7 @@ export async function verifyEntry(
 ): Promise<VerifiedEntry> {
   const op = 'entry.verify';
   const envelope = fromBase64url(answer.envelope, 'envelope');
-  const verified = await verifyAlone(ctx, envelope);
+  const verified = await verifyAlone(ctx, envelope, expect.historic === true);
   const { body } = verified;
   if (
     body.parent !== expect.parent ||
@@ -188,6 +211,6 @@ export async function verifyEntry(
       );
     }
   }
-  await checkFollows(ctx, verified, verified.ownerKey);
+  await checkFollows(ctx, verified);
   return { body, envelope, writer: verified.writer };
 }

@@ -22,13 +22,20 @@
 import { aeadNonceBytes, aeadOpen, aeadSeal, aeadTagBytes } from '../crypto/aead.js';
 import { blockIdOf } from '../crypto/block-id.js';
 import { concatBytes, u64be } from '../crypto/bytes.js';
-import { type CborMap, decodeMap, encodeCanonical, field } from '../crypto/canonical.js';
+import {
+  type CborMap,
+  decodeCanonical,
+  decodeMap,
+  encodeCanonical,
+  field,
+  isMap,
+} from '../crypto/canonical.js';
 import { openChunk, sealChunk } from '../crypto/chunk.js';
 import { hkdfSha256 } from '../crypto/kdf.js';
 import { labelBytes, labels } from '../crypto/labels.js';
 import { padTail, paddedLength, paddingUnit, unpadFinalChunk } from '../crypto/padding.js';
 import { randomBytesOf } from '../crypto/random.js';
-import type { SecretBytes } from '../crypto/secret.js';
+import { SecretBytes } from '../crypto/secret.js';
 import type { AbortOptions } from '../interface/block-store.js';
 import { FsError, integrityError } from '../interface/errors.js';
 import { type BlockId, type FileId, fileIdToBytes, parseBlockId } from '../interface/ids.js';
@@ -391,7 +398,9 @@ export async function* readFileBlocks(
 //   [1..9)   u64be content version: the entry version whose write sealed these chunks
 //   [9..21)  nonce, 12 random bytes
 //   [21..)   AES-256-GCM ciphertext, then the 16-byte tag, of canonical CBOR
-//            {v: 2, size, chunk, mtime, blocks: [block id text]}
+//            {v: 2, size, chunk, mtime, blocks: [block id text], ckey?: bytes(32)}
+// `ckey` is present only when the chunks are sealed under a key other than the entry's file
+// key (the file key was rotated since they were written).
 // Key: HKDF-SHA256(file key, salt empty, info = label(meta-key)). Associated data:
 // label(meta) || 0x02 || fileId (16) || u64be(content version), so metadata cannot be moved to
 // another file or claim another content version.
@@ -415,6 +424,12 @@ export interface FileMeta {
   mtime: number;
   /** Plaintext bytes per chunk; always {@link fileChunkSize}. */
   chunkSize: number;
+  /**
+   * The key the chunks are sealed under when it is not the entry's file key: after the file key
+   * was rotated (a revocation), the content written before keeps its key, carried here, sealed
+   * under the new one. Absent when the chunks are sealed under the file key itself.
+   */
+  contentKey?: SecretBytes;
 }
 
 /** Metadata as a reader opened it: with the version its chunks are sealed at. */
@@ -424,6 +439,7 @@ export interface OpenedFileMeta extends FileMeta {
 }
 
 const metaKeys = ['v', 'size', 'chunk', 'mtime', 'blocks'] as const;
+const metaKeysWithContentKey = [...metaKeys, 'ckey'] as const;
 const metaInfo = labelBytes(labels.metaKey);
 const metaAdLabel = labelBytes(labels.metaAd);
 const emptySalt = new Uint8Array(0);
@@ -461,12 +477,14 @@ export function sealFileMeta(
   if (!Number.isSafeInteger(meta.size) || meta.size < 0 || meta.size > maxFileSize) throw invalid();
   if (meta.blocks.length !== blockCountFor(meta.size)) throw invalid();
   for (const id of meta.blocks) parseBlockId(id);
+  if (meta.contentKey !== undefined && meta.contentKey.length !== 32) throw invalid();
   const plaintext = encodeCanonical({
     v: fileMetaFormatVersion,
     size: meta.size,
     chunk: meta.chunkSize,
     mtime: meta.mtime,
     blocks: [...meta.blocks],
+    ...(meta.contentKey === undefined ? {} : { ckey: meta.contentKey.expose() }),
   });
   const nonce = randomBytesOf(aeadNonceBytes);
   const key = metaKey(fileKey);
@@ -519,7 +537,14 @@ export function openFileMeta(
   } finally {
     key.fill(0);
   }
-  const map: CborMap = decodeMap(plaintext, metaKeys, op, entryLimits.metaBytes);
+  const probe = decodeCanonical(plaintext, op, entryLimits.metaBytes);
+  const withKey = isMap(probe) && Object.hasOwn(probe, 'ckey');
+  const map: CborMap = decodeMap(
+    plaintext,
+    withKey ? metaKeysWithContentKey : metaKeys,
+    op,
+    entryLimits.metaBytes,
+  );
   if (field.uint(map, 'v', op) !== fileMetaFormatVersion) throw integrityError(op);
   const chunkSize = field.uint(map, 'chunk', op);
   if (chunkSize !== fileChunkSize) throw integrityError(op);
@@ -536,5 +561,7 @@ export function openFileMeta(
       throw integrityError(op);
     }
   });
-  return { size, blocks, mtime, chunkSize, contentVersion };
+  const opened: OpenedFileMeta = { size, blocks, mtime, chunkSize, contentVersion };
+  if (withKey) opened.contentKey = SecretBytes.copyOf(field.bytes(map, 'ckey', op, 32));
+  return opened;
 }

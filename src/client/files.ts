@@ -10,7 +10,7 @@
  */
 import { FsError } from '../interface/errors.js';
 import type { BlockId, FileId } from '../interface/ids.js';
-import type { Grant } from '../interface/directory-store.js';
+import type { AclGrant } from '../interface/grants.js';
 import type { UserName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
 import { encryptName, lookupTag } from '../crypto/names.js';
@@ -20,6 +20,7 @@ import { type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
 import { routes } from '../wire/directory-api.js';
 import { chainHash } from '../wire/key-log.js';
 import { accessForNew } from './entry-access.js';
+import { keyOfVersion } from './version-meta.js';
 import { openFileMeta, readFileBlocks, sealFileMeta, writeFileBlocks } from './file-codec.js';
 import {
   type AgentContext,
@@ -75,7 +76,7 @@ export interface WriteOptions {
    * `append` writes a new version holding the old content followed by `source`. */
   mode?: 'replace' | 'create' | 'append';
   /** Grants of a new file, on top of those it inherits from its folder (owner only). */
-  grants?: readonly Grant[];
+  grants?: readonly AclGrant[];
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
 }
@@ -323,16 +324,21 @@ export async function listVersions(ctx: AgentContext, path: PathName): Promise<F
       op: 'versions',
       path: formatPath(path),
     });
-  return (await verifiedVersions(ctx, entry)).map(({ body, writer }) => ({
-    version: body.version,
-    time: body.time,
-    size:
+  const listed: FileVersion[] = [];
+  for (const { body, writer } of await verifiedVersions(ctx, entry)) {
+    const size =
       body.deleted !== null || body.meta.length === 0
         ? 0
-        : openFileMeta(entry.key, { fileId: body.id, version: body.version }, body.meta).size,
-    writer,
-    deleted: body.deleted !== null,
-  }));
+        : (await keyOfVersion(ctx, body, entry.key)).meta.size;
+    listed.push({
+      version: body.version,
+      time: body.time,
+      size,
+      writer,
+      deleted: body.deleted !== null,
+    });
+  }
+  return listed;
 }
 
 /** The entry as it was at `version` (with the file's key), for reading an old version. */
@@ -353,7 +359,9 @@ async function olderVersion(
       },
     );
   }
-  return { ...entry, body: found.body, envelope: found.envelope };
+  // Written before a key rotation, it opens with its own copy of the file key.
+  const { key } = await keyOfVersion(ctx, found.body, entry.key);
+  return { ...entry, body: found.body, envelope: found.envelope, key };
 }
 
 /** The plaintext of a file entry's current version, verified block by block as it streams. */
@@ -368,7 +376,7 @@ function contentOf(
     entry.body.meta,
   );
   return readFileBlocks({
-    fileKey: entry.key,
+    fileKey: meta.contentKey ?? entry.key,
     fileId: entry.body.id,
     // The chunks are sealed at the version that wrote this content, which a later version that
     // only shared, deleted or restored the file keeps.

@@ -1,8 +1,9 @@
 /**
  * Garbage collection, the owner's half (DESIGN.md section 4): entries that have been in the
- * trash longer than the retention period are purged for good, and the blocks of their retained
- * versions are released first, in signed block releases (wire/block-release.ts) that peers read
- * from the directory's log and act on.
+ * trash longer than the owner's retention (their own setting at the directory, or the
+ * directory's default) are purged for good, and the blocks of their retained versions are
+ * released first, in signed block releases (wire/block-release.ts) that peers read from the
+ * directory's log and act on.
  *
  * Order matters: releases go out before the purge, because after the purge nobody can learn
  * the block ids any more (they are sealed in the versions the purge deletes). A crash between
@@ -13,7 +14,7 @@ import { FsError } from '../interface/errors.js';
 import type { FileId } from '../interface/ids.js';
 import { toBase64url } from '../wire/base64.js';
 import { maxReleaseBlocks, signBlockRelease } from '../wire/block-release.js';
-import { type EntryResponse, routes } from '../wire/directory-api.js';
+import { type EntryResponse, type RetentionResponse, routes } from '../wire/directory-api.js';
 import { blocksOfFile } from './inventory.js';
 import { type AgentContext, openOwnTrashEntry, type ResolvedEntry } from './namespace.js';
 
@@ -29,10 +30,60 @@ export interface GarbageSummary {
 
 type TrashAnswer = EntryResponse & { id: FileId };
 
+/** Whether `value` is a retention period: a whole, non-negative number of milliseconds. */
+function isRetention(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 /**
- * Purges the caller's trash entries deleted at least `retentionMs` ago (all of them with 0),
- * releasing their blocks first. Entries whose blocks cannot be listed (their versions do not
- * open) are purged too: their blocks could never be read again.
+ * The caller's own trash retention as the directory keeps it, with its default and bounds.
+ * @throws FsError `unavailable` when the directory's answer is not one
+ */
+export async function ownRetention(ctx: AgentContext): Promise<RetentionResponse> {
+  return checkedRetention(
+    await ctx.directory.call<RetentionResponse>('GET', routes.retention, undefined, ctx.session),
+  );
+}
+
+/**
+ * Sets how long the caller's deleted entries stay in their trash (null: the directory's
+ * default again). @throws FsError `invalid` outside the directory's bounds
+ */
+export async function setOwnRetention(
+  ctx: AgentContext,
+  retentionMs: number | null,
+): Promise<RetentionResponse> {
+  return checkedRetention(
+    await ctx.directory.call<RetentionResponse>(
+      'PUT',
+      routes.retention,
+      { retentionMs },
+      ctx.session,
+    ),
+  );
+}
+
+function checkedRetention(answer: RetentionResponse): RetentionResponse {
+  const { retentionMs, defaultMs, minMs, maxMs } = answer as Partial<RetentionResponse>;
+  if (
+    !(retentionMs === null || isRetention(retentionMs)) ||
+    !isRetention(defaultMs) ||
+    !isRetention(minMs) ||
+    !isRetention(maxMs)
+  ) {
+    throw new FsError('unavailable', 'the directory answered no valid retention period', {
+      op: 'retention',
+    });
+  }
+  return { retentionMs, defaultMs, minMs, maxMs };
+}
+
+/**
+ * Purges the caller's trash entries deleted at least their retention ago, releasing their
+ * blocks first. The retention is the caller's own setting at the directory
+ * (`peervault retention`), or `options.retentionMs` when they set none: the directory's default
+ * (InfoResponse.retentionMs), or 0 to purge everything. Entries whose blocks cannot be listed
+ * (their versions do not open) are purged too: their blocks could never be read again.
  */
 export async function collectGarbage(
   ctx: AgentContext,
@@ -40,14 +91,14 @@ export async function collectGarbage(
 ): Promise<GarbageSummary> {
   // The retention comes from the directory, trusted as far as the directory is (it could purge
   // entries itself), but a missing or nonsensical value must not purge the whole trash at once.
-  const retention: unknown = options.retentionMs;
-  if (typeof retention !== 'number' || !Number.isSafeInteger(retention) || retention < 0) {
+  if (!isRetention(options.retentionMs)) {
     throw new FsError(
       'unavailable',
       'the directory announces no valid retention period; garbage collection is skipped',
       { op: 'gc' },
     );
   }
+  const retentionMs = (await ownRetention(ctx)).retentionMs ?? options.retentionMs;
   const { entries } = await ctx.directory.call<{ entries: TrashAnswer[] }>(
     'GET',
     routes.trash,
@@ -57,7 +108,7 @@ export async function collectGarbage(
   const summary: GarbageSummary = { purged: 0, releasedBlocks: 0, kept: 0 };
   for (const answer of entries) {
     if (options.only !== undefined && answer.id !== options.only) continue;
-    if (answer.deletedAt === null || answer.deletedAt + options.retentionMs > options.now) {
+    if (answer.deletedAt === null || answer.deletedAt + retentionMs > options.now) {
       summary.kept += 1;
       continue;
     }

@@ -12,7 +12,7 @@
  * grantees in the entry's `keys` map, bound to the entry id and the recipient's user name.
  */
 import { FsError } from '../interface/errors.js';
-import type { Grant } from '../interface/directory-store.js';
+import type { AclGrant } from '../interface/grants.js';
 import { parseEntryName, type EntryName, type UserName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
@@ -155,6 +155,20 @@ async function child(
  * give. A grantee reaches these at `/OWNER/NAME`; nothing else of the owner's tree is visible.
  */
 export async function sharedTops(ctx: AgentContext, owner?: UserName): Promise<ResolvedEntry[]> {
+  const { tops, refused } = await sharedTopsTolerant(ctx, owner);
+  if (refused[0] !== undefined) throw refused[0];
+  return tops;
+}
+
+/**
+ * {@link sharedTops}, keeping the entries that verify apart from the errors of those that do
+ * not, so that one tampered entry does not hide every other share (a caller looking for one
+ * name reports the errors only when that name is not among the good ones).
+ */
+async function sharedTopsTolerant(
+  ctx: AgentContext,
+  owner?: UserName,
+): Promise<{ tops: ResolvedEntry[]; refused: FsError[] }> {
   const { entries } = await ctx.directory.call<SharedEntriesResponse>(
     'GET',
     routes.shared,
@@ -162,21 +176,38 @@ export async function sharedTops(ctx: AgentContext, owner?: UserName): Promise<R
     ctx.session,
   );
   const tops: ResolvedEntry[] = [];
+  const refused: FsError[] = [];
   for (const answer of entries) {
     if (!answer.top) continue;
     const claimed = decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope'));
     if (claimed.owner === ctx.session.user || (owner !== undefined && claimed.owner !== owner)) {
       continue;
     }
-    const { body, envelope, writer } = await verifyEntry(ctx, answer, {
-      parent: claimed.parent,
-      owner: claimed.owner,
-      id: claimed.id,
-    });
-    const key = await unwrapEntryKey(ctx, body);
-    const name = parseEntryName(decryptName(key, body.id, body.label));
-    tops.push({ path: { owner: body.owner, elements: [name] }, name, body, envelope, key, writer });
+    try {
+      const { body, envelope, writer } = await verifyEntry(ctx, answer, {
+        parent: claimed.parent,
+        owner: claimed.owner,
+        id: claimed.id,
+      });
+      const key = await unwrapEntryKey(ctx, body);
+      const name = parseEntryName(decryptName(key, body.id, body.label));
+      tops.push({
+        path: { owner: body.owner, elements: [name] },
+        name,
+        body,
+        envelope,
+        key,
+        writer,
+      });
+    } catch (err) {
+      if (!(err instanceof FsError) || err.kind !== 'integrity') throw err;
+      refused.push(err);
+    }
   }
+  return { tops: sortTops(tops), refused };
+}
+
+function sortTops(tops: ResolvedEntry[]): ResolvedEntry[] {
   return tops.sort((a, b) =>
     a.path.owner !== b.path.owner
       ? a.path.owner < b.path.owner
@@ -208,7 +239,10 @@ async function sharedTop(
   name: EntryName,
 ): Promise<ResolvedEntry> {
   const wanted = name.normalize('NFC');
-  const found = (await sharedTops(ctx, owner)).filter((t) => t.name.normalize('NFC') === wanted);
+  const { tops, refused } = await sharedTopsTolerant(ctx, owner);
+  const found = tops.filter((t) => t.name.normalize('NFC') === wanted);
+  // An entry that does not verify may be the one asked for: say so rather than "not found".
+  if (found.length === 0 && refused[0] !== undefined) throw refused[0];
   if (found.length === 0) throw new FsError('not-exist', 'no such entry', { op: 'resolve' });
   if (found.length > 1) {
     throw new FsError(
@@ -259,7 +293,7 @@ export async function resolve(ctx: AgentContext, path: PathName): Promise<Resolv
 export async function mkdir(
   ctx: AgentContext,
   path: PathName,
-  grants: readonly Grant[] = [],
+  grants: readonly AclGrant[] = [],
 ): Promise<ResolvedEntry> {
   const name = path.elements[path.elements.length - 1];
   if (name === undefined)

@@ -19,10 +19,13 @@ import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
 import { purgeForGood } from './garbage.js';
-import { openFileMeta } from './file-codec.js';
+import { metaForCurrentKey } from './version-meta.js';
 import type { FileContext } from './files.js';
 import { type EntryResponse, type EntryVersionResponse, routes } from '../wire/directory-api.js';
+import { decodeEntryAclUnverified } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
+import { expandGrants, ownerAccess } from './entry-access.js';
+import { groupLookup } from './group-records.js';
 import {
   type AgentContext,
   openOwnTrashEntry,
@@ -122,16 +125,29 @@ async function lastLiveMeta(ctx: FileContext, entry: ResolvedEntry): Promise<Uin
     ctx.session,
   );
   const live = versions
-    .map((answer) => decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope')))
-    .filter((body) => body.deleted === null && body.kind === 'file' && body.meta.length > 0)
-    .sort((a, b) => b.version - a.version)[0];
+    .map((answer) => ({
+      answer,
+      body: decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope')),
+    }))
+    .filter(({ body }) => body.deleted === null && body.kind === 'file' && body.meta.length > 0)
+    .sort((a, b) => b.body.version - a.body.version)[0];
   if (live === undefined) {
     throw new FsError('integrity', 'the directory kept no readable version of this file', {
       op: 'restore',
     });
   }
-  openFileMeta(entry.key, { fileId, version: live.version }, live.meta);
-  return live.meta;
+  // Verified like any old version before its content is carried into a new one.
+  const { body } = await verifyEntry(
+    ctx,
+    {
+      envelope: live.answer.envelope,
+      version: live.answer.version,
+      deletedAt: null,
+      deletedBy: null,
+    },
+    { parent: entry.body.parent, owner: entry.body.owner, id: fileId, historic: true },
+  );
+  return metaForCurrentKey(ctx, body, entry.key);
 }
 
 /**
@@ -174,8 +190,7 @@ async function metaOfVersion(
     throw new FsError('integrity', 'the directory returned another version', { op: 'restore' });
   }
   if (body.deleted !== null || body.kind !== 'file' || body.meta.length === 0) throw missing();
-  openFileMeta(entry.key, { fileId: body.id, version }, body.meta);
-  return body.meta;
+  return metaForCurrentKey(ctx, body, entry.key);
 }
 
 /** Writes the owner's next version of `entry` with `changes` (a restore or a revert). */
@@ -185,12 +200,24 @@ async function writeRestoring(
   changes: Partial<DirEntryBody>,
 ): Promise<void> {
   const now = Date.now();
+  const version = entry.body.version + 1;
+  // The owner signs the access list afresh, with the grants it had: the certificate it was
+  // deleted with may be its folder's (which may have changed since) or signed by a key the
+  // owner has replaced (it was verified with the entry). Its groups are expanded as they are
+  // now: one may have lost members while the entry was in the trash, or be gone.
+  const expanded = await expandGrants(
+    ctx,
+    decodeEntryAclUnverified(entry.body.aclCert).grants,
+    groupLookup(ctx),
+    'drop',
+  );
   const body: DirEntryBody = {
     ...entry.body,
-    version: entry.body.version + 1,
+    version,
     prev: chainHash(entry.envelope),
     deleted: null,
     time: now,
+    ...(await ownerAccess(ctx, entry, expanded, version)),
     ...changes,
   };
   await ctx.directory.call(

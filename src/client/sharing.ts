@@ -11,18 +11,27 @@
  * Withdrawing a grant removes the user's wrapped key and their right at the directory and at
  * peers; the key itself is not rotated here (the revocation issue does that), so a user who kept
  * the key from before could still decrypt versions they could read then.
+ *
+ * Grants may name the owner's groups (`@team`): `share` and `unshare` edit the grants as given,
+ * which the certificate keeps, and every version's readers and writers are what they come to
+ * with each group expanded to its members (entry-access.ts). Withdrawing a user's own grant
+ * leaves what they get through a group; the answer says so.
  */
 import type { Grant, Right } from '../interface/directory-store.js';
 import { FsError } from '../interface/errors.js';
-import { mergeGrants } from '../interface/grants.js';
+import { type AclGrant, mergeGrants } from '../interface/grants.js';
+import { type Grantee, type GroupRef, groupNameOf, isGroupRef } from '../interface/groups.js';
 import type { UserName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
 import { toBase64url } from '../wire/base64.js';
 import { type DirEntryBody, grantsOf, signDirEntry } from '../wire/dir-entry.js';
 import { routes } from '../wire/directory-api.js';
-import { openEntryAcl, signEntryAcl } from '../wire/entry-acl.js';
+import { openEntryAcl, sameUsers } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
-import { aclOfGrants, encryptionKeysOf, wrapTo } from './entry-access.js';
+import { encryptionKeysOf, expandGrants, ownerAccess, ownGrantsOf } from './entry-access.js';
+import { type GroupLookup, groupLookup } from './group-records.js';
+import { rekeyFile } from './rekey.js';
+import type { BlockTransport } from './files.js';
 import {
   type AgentContext,
   resolve,
@@ -31,14 +40,28 @@ import {
   walkTree,
 } from './namespace.js';
 
+/** A user named in `unshare` who still has access through the owner's groups. */
+export interface StillThrough {
+  user: UserName;
+  groups: GroupRef[];
+}
+
 /** What a share or unshare changed. */
 export interface SharingChange {
   path: PathName;
   kind: 'file' | 'dir';
   /** Entries given a new version (the folder and everything under it, for a folder). */
   entries: number;
-  /** The grants of `path` afterwards. */
-  grants: Grant[];
+  /** The grants of `path` afterwards, as given (users and groups), writers first. */
+  grants: AclGrant[];
+  /** `unshare` only: users it named who still have access to `path` through a group. */
+  stillThrough?: StillThrough[];
+}
+
+/** A grant as `perms` shows it: a group's grant comes with its members, when known. */
+export interface PermissionGrant extends AclGrant {
+  /** A group's current members; only its owner can read a group, so only for the owner. */
+  members?: UserName[];
 }
 
 /** Who may do what with an entry. */
@@ -49,7 +72,10 @@ export interface Permissions {
   version: number;
   /** Who signed the current version. */
   writer: UserName;
-  grants: Grant[];
+  /** The grants as the owner gave them (users and the owner's groups), writers first. */
+  grants: PermissionGrant[];
+  /** Who may read and write it: the users the grants came to, groups expanded. */
+  users: Grant[];
   /** Whether the grants were inherited from the folder it was created in. */
   inherited: boolean;
 }
@@ -66,6 +92,16 @@ export interface SharedItem {
   version: number;
 }
 
+/**
+ * What sharing needs: the agent context, and for replacing the key of a file a user loses access
+ * to, the block transport (without it, or above `eagerRekeyMaxBytes`, the content's old key is
+ * carried under the new one instead of the content being sealed again: rekey.ts).
+ */
+export interface SharingContext extends AgentContext {
+  blocks?: BlockTransport;
+  eagerRekeyMaxBytes?: number;
+}
+
 function requireOwner(ctx: AgentContext, entry: ResolvedEntry, verb: string): void {
   if (entry.body.owner !== ctx.session.user) {
     throw new FsError(
@@ -76,43 +112,78 @@ function requireOwner(ctx: AgentContext, entry: ResolvedEntry, verb: string): vo
   }
 }
 
-const sameGrants = (a: readonly Grant[], b: readonly Grant[]) =>
+const sameGrants = (a: readonly AclGrant[], b: readonly AclGrant[]) =>
   a.length === b.length && a.every((g) => b.some((h) => h.user === g.user && h.right === g.right));
 
+const bytewise = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Grants in the order they are shown: writers first, then readers, each by name. */
+export function shownGrants<G extends AclGrant>(grants: readonly G[]): G[] {
+  return [...grants].sort((a, b) =>
+    a.right !== b.right ? (a.right === 'w' ? -1 : 1) : bytewise(a.user, b.user),
+  );
+}
+
 /** The entry and, for a folder, everything in it, deepest first (the entry itself last). */
-async function entriesUnder(ctx: AgentContext, entry: ResolvedEntry): Promise<ResolvedEntry[]> {
+export async function entriesUnder(
+  ctx: AgentContext,
+  entry?: ResolvedEntry,
+): Promise<ResolvedEntry[]> {
   const all: ResolvedEntry[] = [];
   for await (const found of walkTree(ctx, entry)) all.push(found);
   return all.reverse();
 }
 
-/** Writes the owner's next version of `entry` with exactly `grants`. */
-async function writeAccess(
-  ctx: AgentContext,
+/**
+ * Gives the caller's own `entry` exactly `grants` (groups expanded to their members as
+ * `lookup` reads them): a new version signed by the owner, with a new certificate and the key
+ * wrapped to exactly the owner and the users, unless both the grants and the users it comes to
+ * are what the entry has already.
+ * @returns whether a version was written
+ * @throws FsError `not-exist` (a group the caller does not have), `invalid` (too many users),
+ *   `integrity` (a new user's key log does not verify), `conflict` (the entry changed meanwhile)
+ */
+export async function applyGrants(
+  ctx: SharingContext,
   entry: ResolvedEntry,
-  grants: readonly Grant[],
-): Promise<void> {
-  const owner = entry.body.owner;
+  grants: readonly AclGrant[],
+  lookup: GroupLookup,
+): Promise<boolean> {
+  const expanded = await expandGrants(ctx, grants, lookup);
+  const { acl } = expanded;
+  if (
+    sameGrants(ownGrantsOf(ctx, entry.body), expanded.grants) &&
+    sameUsers(acl.r, entry.body.acl.r) &&
+    sameUsers(acl.w, entry.body.acl.w)
+  ) {
+    return false;
+  }
   const version = entry.body.version + 1;
-  const acl = aclOfGrants(grants);
-  const users = [owner, ...acl.r, ...acl.w];
-  const kept = Object.fromEntries(
-    Object.entries(entry.body.keys).filter(([user]) => users.includes(user as UserName)),
-  );
-  const now = Date.now();
+  // A user who loses access must not read what is written next: a file's key is replaced
+  // (rekey.ts), and then wrapped afresh to exactly the users who keep access.
+  const kept = new Set<string>([...acl.r, ...acl.w]);
+  const removed = [...entry.body.acl.r, ...entry.body.acl.w].filter((u) => !kept.has(u));
+  const rekey =
+    removed.length > 0 && entry.body.kind === 'file' && entry.body.meta.length > 0
+      ? await rekeyFile(ctx, entry, version, ctx.eagerRekeyMaxBytes)
+      : undefined;
   const body: DirEntryBody = {
     ...entry.body,
     version,
-    acl,
-    aclCert: signEntryAcl(ctx.session.identity.signing, {
-      entry: entry.body.id,
-      owner,
-      version,
-      ...acl,
-    }),
-    keys: await wrapTo(ctx, { id: entry.body.id, kind: entry.body.kind }, entry.key, users, kept),
+    ...(rekey === undefined
+      ? await ownerAccess(ctx, entry, expanded, version)
+      : {
+          ...(await ownerAccess(
+            ctx,
+            { body: { ...entry.body, keys: {} }, key: rekey.key },
+            expanded,
+            version,
+          )),
+          meta: rekey.meta,
+          label: rekey.label,
+        }),
     prev: chainHash(entry.envelope),
-    time: now,
+    time: Date.now(),
   };
   await ctx.directory.call(
     'PUT',
@@ -123,93 +194,148 @@ async function writeAccess(
     },
     ctx.session,
   );
+  return true;
 }
 
-/** Applies `change` to the grants of the entry at `path` and of everything in it. */
-async function changeAccess(
+/** The entry at `path`, which the caller must own to `verb` it. */
+async function ownTarget(
   ctx: AgentContext,
   path: PathName,
   verb: 'share' | 'unshare',
-  change: (grants: readonly Grant[]) => Grant[],
-): Promise<SharingChange & { touched: boolean }> {
+): Promise<ResolvedEntry> {
   const target = await resolve(ctx, path);
   requireOwner(ctx, target, verb);
+  return target;
+}
+
+/** Applies `change` to the grants of `target` (at `path`) and of everything in it. */
+async function changeAccess(
+  ctx: SharingContext,
+  path: PathName,
+  target: ResolvedEntry,
+  change: (grants: readonly AclGrant[]) => AclGrant[],
+  lookup: GroupLookup,
+): Promise<SharingChange> {
   let entries = 0;
-  let after: Grant[] = grantsOf(target.body);
+  let after = ownGrantsOf(ctx, target.body);
   for (const entry of await entriesUnder(ctx, target)) {
-    const before = grantsOf(entry.body);
-    const next = change(before);
+    const next = change(ownGrantsOf(ctx, entry.body));
     if (entry.body.id === target.body.id) after = next;
-    if (sameGrants(before, next)) continue;
-    await writeAccess(ctx, entry, next);
-    entries += 1;
+    if (await applyGrants(ctx, entry, next, lookup)) entries += 1;
   }
-  return { path, kind: target.body.kind, entries, grants: after, touched: entries > 0 };
+  return { path, kind: target.body.kind, entries, grants: shownGrants(after) };
+}
+
+/** Which of `users` `grants` reach through a group, and through which groups. */
+async function throughGroups(
+  users: readonly UserName[],
+  grants: readonly AclGrant[],
+  lookup: GroupLookup,
+): Promise<StillThrough[]> {
+  const found: StillThrough[] = [];
+  for (const user of users) {
+    const groups: GroupRef[] = [];
+    for (const grant of grants) {
+      if (!isGroupRef(grant.user)) continue;
+      const group = await lookup.get(groupNameOf(grant.user));
+      if (group?.members.includes(user)) groups.push(grant.user);
+    }
+    if (groups.length > 0) found.push({ user, groups });
+  }
+  return found;
 }
 
 /**
  * Adds grants to a file or folder (owner only; a folder's grants go to everything in it). A
- * user who already has a right keeps the stronger one.
- * @throws FsError `permission` (not the owner), `not-exist`, `integrity` (a grantee's keys do not
- *   verify: nothing is shared), `invalid`
+ * user or group who already has a right keeps the stronger one. A grant may name one of the
+ * caller's groups, `@team`: its members get the right, and follow the group as it changes.
+ * @throws FsError `permission` (not the owner), `not-exist` (the path, or a group the caller
+ *   does not have), `integrity` (a grantee's keys do not verify: nothing is shared), `invalid`
  */
 export async function share(
-  ctx: AgentContext,
+  ctx: SharingContext,
   path: PathName,
-  grants: readonly Grant[],
+  grants: readonly AclGrant[],
 ): Promise<SharingChange> {
   if (grants.length === 0) {
     throw new FsError('invalid', 'name at least one user and right, e.g. `bob r`', { op: 'share' });
   }
   const added = mergeGrants(grants, ctx.session.user);
-  // Every grantee's key log is checked before the first version is written.
-  await encryptionKeysOf(
-    ctx,
-    added.map((g) => g.user),
-  );
-  const change = await changeAccess(ctx, path, 'share', (current) =>
-    mergeGrants([...current, ...added]),
-  );
-  return { path: change.path, kind: change.kind, entries: change.entries, grants: change.grants };
+  const target = await ownTarget(ctx, path, 'share');
+  const lookup = groupLookup(ctx);
+  // Every group named must exist, and every user reached have a key log that verifies, before
+  // the first version is written.
+  const { acl } = await expandGrants(ctx, added, lookup);
+  await encryptionKeysOf(ctx, [...acl.r, ...acl.w]);
+  return changeAccess(ctx, path, target, (current) => mergeGrants([...current, ...added]), lookup);
 }
 
 /**
- * Withdraws every right of `users` on a file or folder and everything in it (owner only).
- * @throws FsError `invalid` when none of them had a right there
+ * Withdraws the grants of `grantees` (users, or the caller's groups, `@team`) on a file or
+ * folder and everything in it (owner only). A user withdrawn who still has access through a
+ * group keeps it; `stillThrough` names them and the groups.
+ * @throws FsError `invalid` when none of them had a grant there (saying so when a user named
+ *   has access only through a group)
  */
 export async function unshare(
-  ctx: AgentContext,
+  ctx: SharingContext,
   path: PathName,
-  users: readonly UserName[],
+  grantees: readonly Grantee[],
 ): Promise<SharingChange> {
-  if (users.length === 0) {
+  if (grantees.length === 0) {
     throw new FsError('invalid', 'name at least one user to unshare with', { op: 'unshare' });
   }
-  const { touched, ...change } = await changeAccess(ctx, path, 'unshare', (current) =>
-    current.filter((g) => !users.includes(g.user)),
+  const target = await ownTarget(ctx, path, 'unshare');
+  const lookup = groupLookup(ctx);
+  const users = grantees.filter((g): g is UserName => !isGroupRef(g));
+  const change = await changeAccess(
+    ctx,
+    path,
+    target,
+    (current) => current.filter((g) => !grantees.includes(g.user)),
+    lookup,
   );
-  if (!touched) {
+  const stillThrough = await throughGroups(users, change.grants, lookup);
+  if (change.entries === 0) {
+    const shown = formatPath(path);
+    const only = stillThrough
+      .map(({ user, groups }) => `${user} has access only through ${groups.join(', ')}`)
+      .join('; ');
     throw new FsError(
       'invalid',
-      `${users.join(', ')} had no access to ${formatPath(path)}; \`perms\` shows who has`,
-      { op: 'unshare', path: formatPath(path) },
+      only === ''
+        ? `${grantees.join(', ')} had no access to ${shown}; \`perms\` shows who has`
+        : `${only}: unshare ${shown} from the group, or remove ${users.length === 1 ? 'them' : 'the users'} from it with \`group remove\``,
+      { op: 'unshare', path: shown },
     );
   }
-  return change;
+  return stillThrough.length === 0 ? change : { ...change, stillThrough };
 }
 
-/** The owner, writer and grants of an entry the caller may read. */
+/**
+ * The owner, writer and grants of an entry the caller may read. The owner also sees the
+ * current members of each group the grants name.
+ */
 export async function permissions(ctx: AgentContext, path: PathName): Promise<Permissions> {
   const entry = await resolve(ctx, path);
   const ownerKey = (await ctx.directory.keyLog(entry.body.owner)).identity.signingKey;
   const acl = openEntryAcl(entry.body.aclCert, ownerKey);
+  const mine = entry.body.owner === ctx.session.user;
+  const lookup = groupLookup(ctx);
+  const grants: PermissionGrant[] = [];
+  for (const grant of acl.grants) {
+    const group =
+      mine && isGroupRef(grant.user) ? await lookup.get(groupNameOf(grant.user)) : undefined;
+    grants.push(group === undefined ? { ...grant } : { ...grant, members: [...group.members] });
+  }
   return {
     path,
     kind: entry.body.kind,
     owner: entry.body.owner,
     version: entry.body.version,
     writer: entry.writer ?? entry.body.owner,
-    grants: grantsOf(entry.body),
+    grants: shownGrants(grants),
+    users: grantsOf(entry.body),
     inherited: acl.entry !== entry.body.id,
   };
 }

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { FsError, integrityError } from '../interface/errors.js';
 import { concatBytes, constantTimeEqual } from './bytes.js';
-import { decodeMap, encodeCanonical, field } from './canonical.js';
+import { decodeCanonical, decodeMap, encodeCanonical, field, isMap } from './canonical.js';
 import { EncryptionKeyPair, keyBytes, SigningKeyPair } from './keys.js';
 import { labelBytes, labels } from './labels.js';
 import { SecretBytes } from './secret.js';
@@ -105,6 +105,78 @@ export function decodePrivateIdentity(secret: SecretBytes): IdentityKeys {
     SigningKeyPair.fromSeed(SecretBytes.copyOf(field.bytes(map, 'sign', op, keyBytes))),
     EncryptionKeyPair.fromPrivateKey(SecretBytes.copyOf(field.bytes(map, 'enc', op, keyBytes))),
   );
+}
+
+/** Most replaced identities a keyring keeps (the oldest are dropped beyond this). */
+export const maxPreviousIdentities = 32;
+
+/** A user's private keys: the current identity and those it replaced (to open old wraps). */
+export interface Keyring {
+  current: IdentityKeys;
+  /** Replaced identities, oldest first. They open keys wrapped to them; they sign nothing. */
+  previous: readonly IdentityKeys[];
+}
+
+const keyringFormatVersion = 2;
+
+function privatePair(keys: IdentityKeys) {
+  return { sign: keys.signing.seed().expose(), enc: keys.encryption.privateKey().expose() };
+}
+
+function pairOf(value: unknown, op: string): IdentityKeys {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw integrityError(op);
+  const map = value as Record<string, unknown>;
+  const sign = map['sign'];
+  const enc = map['enc'];
+  if (
+    Object.keys(map).length !== 2 ||
+    !(sign instanceof Uint8Array) ||
+    !(enc instanceof Uint8Array) ||
+    sign.length !== keyBytes ||
+    enc.length !== keyBytes
+  ) {
+    throw integrityError(op);
+  }
+  return new IdentityKeys(
+    SigningKeyPair.fromSeed(SecretBytes.copyOf(sign)),
+    EncryptionKeyPair.fromPrivateKey(SecretBytes.copyOf(enc)),
+  );
+}
+
+/**
+ * Encodes a keyring, for sealing under a password. Format 2: `{v: 2, sign, enc, prev: [{sign,
+ * enc}]}`; the result is secret.
+ */
+export function encodeKeyring(keyring: Keyring): SecretBytes {
+  const previous = keyring.previous.slice(-maxPreviousIdentities);
+  return new SecretBytes(
+    encodeCanonical({
+      v: keyringFormatVersion,
+      ...privatePair(keyring.current),
+      prev: previous.map(privatePair),
+    }),
+  );
+}
+
+/**
+ * Decodes private keys after unsealing: a keyring (format 2) or a single identity (format 1,
+ * with no previous identities). @throws FsError `integrity` when malformed.
+ */
+export function decodeKeyring(secret: SecretBytes): Keyring {
+  const op = 'identity.decode-keyring';
+  const bytes = secret.expose();
+  const head = decodeCanonical(bytes, op);
+  if (isMap(head) && head['v'] === identityFormatVersion) {
+    return { current: decodePrivateIdentity(secret), previous: [] };
+  }
+  const map = decodeMap(bytes, ['v', 'sign', 'enc', 'prev'], op, 8192);
+  if (field.uint(map, 'v', op) !== keyringFormatVersion) throw integrityError(op);
+  const prev = map['prev'];
+  if (!Array.isArray(prev) || prev.length > maxPreviousIdentities) throw integrityError(op);
+  return {
+    current: pairOf({ sign: map['sign'], enc: map['enc'] }, op),
+    previous: prev.map((item) => pairOf(item, op)),
+  };
 }
 
 // Crockford's base32: no I, L, O or U, so a fingerprint read aloud or retyped is unambiguous.

@@ -45,6 +45,8 @@ export const labels = {
   metaAd: 'peervault/v1/meta',
   /** Hash prefix of rendezvous placement scores (peer/placement). */
   placement: 'peervault/v1/placement',
+  /** Hash prefix of a record of the directory's audit log (wire/audit-log). */
+  auditRecord: 'peervault/v1/audit-record',
 } as const;
 
 /** Every kind of signed message. A signature made for one type never verifies as another. */
@@ -58,6 +60,9 @@ export const signedTypes = [
   'peer-list', // the directory's signed list of live peers
   'block-release', // an owner's release of blocks no retained version uses (garbage collection)
   'entry-acl', // an owner's certificate of who may read and write an entry (sharing)
+  'group', // an owner's list of the members of one of their groups, `@team` (sharing)
+  'key-proof', // a new key's signature on the revocation that introduces it (key log)
+  'audit-checkpoint', // the directory's signature on the head of its audit log
 ] as const;
 
 /** One of {@link signedTypes}. */

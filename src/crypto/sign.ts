@@ -31,6 +31,9 @@ export const signedTypeVersions: Readonly<Record<SignedType, number>> = {
   'peer-list': 1,
   'block-release': 1,
   'entry-acl': 1,
+  group: 1,
+  'key-proof': 1,
+  'audit-checkpoint': 1,
 };
 
 const envelopeKeys = ['v', 'type', 'tv', 'signer', 'body', 'sig'];

@@ -17,14 +17,19 @@ import {
   readClaimedSession,
   verifyRequest,
 } from '../wire/request-auth.js';
+import { createDirectoryAudit, type DirectoryAudit } from './audit.js';
 import type { DirectoryConfig } from './config.js';
 import type { DirectoryKeys } from './keys.js';
 import { registerAccountRoutes } from './routes/accounts.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerEntryRoutes } from './routes/entries.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerSessionRoutes } from './routes/sessions.js';
 import { registerPeerRoutes } from './routes/peers.js';
 import { registerReleaseRoutes } from './routes/releases.js';
+import { registerRetentionRoutes } from './routes/retention.js';
 import { registerFileAccessRoutes } from './routes/file-access.js';
+import { registerGroupRoutes } from './routes/groups.js';
 
 /** What every route handler can use. */
 export interface DirectoryContext {
@@ -33,6 +38,8 @@ export interface DirectoryContext {
   config: DirectoryConfig;
   /** The clock (tests move it). */
   now: () => number;
+  /** The audit log (audit.ts); {@link buildDirectoryApp} makes one when not given. */
+  audit: DirectoryAudit;
 }
 
 declare module 'fastify' {
@@ -67,6 +74,14 @@ export async function authenticate(
   ctx: DirectoryContext,
   request: FastifyRequest,
 ): Promise<UserName> {
+  return (await authenticateSession(ctx, request)).user;
+}
+
+/** {@link authenticate}, also naming the session the request was signed in. */
+export async function authenticateSession(
+  ctx: DirectoryContext,
+  request: FastifyRequest,
+): Promise<{ user: UserName; session: string }> {
   const header = request.headers[authHeader];
   const claimed = readClaimedSession(Array.isArray(header) ? header[0] : header);
   const session = await ctx.store.getSession(claimed.session);
@@ -91,7 +106,7 @@ export async function authenticate(
     throw new FsError('permission', 'this request was already used (replay refused)', {
       op: 'request.auth',
     });
-  return parseUserName(session.user);
+  return { user: parseUserName(session.user), session: session.id };
 }
 
 /** A per-source token bucket: a DoS guard per process, not security state. */
@@ -119,12 +134,26 @@ export interface DirectoryAppOptions {
   logStream?: { write(line: string): void };
 }
 
-/** Builds the directory's fastify app (not listening). `https` options make it serve TLS. */
+/**
+ * Builds the directory's fastify app (not listening). `https` options make it serve TLS. Without
+ * `init.audit`, the app makes its own audit log and closes it (signing its head) on close.
+ */
 export function buildDirectoryApp(
-  ctx: DirectoryContext,
+  init: Omit<DirectoryContext, 'audit'> & { audit?: DirectoryAudit },
   https?: { key: string; cert: string },
   options: DirectoryAppOptions = {},
 ): FastifyInstance {
+  const ctx: DirectoryContext = {
+    ...init,
+    audit:
+      init.audit ??
+      createDirectoryAudit({
+        store: init.store,
+        key: init.keys.identity,
+        config: init.config,
+        now: init.now,
+      }),
+  };
   const app = Fastify({
     logger: options.logStream ? { level: 'warn', stream: options.logStream } : false,
     bodyLimit: maxRequestBytes,
@@ -167,12 +196,22 @@ export function buildDirectoryApp(
   });
 
   installErrorHandlers(app, 'directory');
+  ctx.audit.install(app);
+  if (init.audit === undefined) {
+    app.addHook('onClose', async () => {
+      await ctx.audit.close();
+    });
+  }
 
   registerAccountRoutes(app, ctx);
   registerKeyRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
   registerEntryRoutes(app, ctx);
   registerPeerRoutes(app, ctx);
   registerReleaseRoutes(app, ctx);
+  registerRetentionRoutes(app, ctx);
   registerFileAccessRoutes(app, ctx);
+  registerGroupRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   return app;
 }

@@ -29,10 +29,17 @@ export interface DirectoryConfig {
   /** A peer not heard from for this long is down. */
   peerLiveMs: number;
   /**
-   * Deleted entries stay in the trash this long; then the owner's agent releases their blocks
-   * and purges them (per-owner settings arrive with the trash issue).
+   * Deleted entries stay in the trash this long, for users who set no retention of their own;
+   * then the owner's agent releases their blocks and purges them.
    */
   retentionMs: number;
+  /**
+   * The shortest retention a user may choose for their own trash (`peervault retention`). The
+   * directory's default is always allowed too, even when shorter.
+   */
+  minRetentionMs: number;
+  /** The longest retention a user may choose: a sane bound, not a promise to keep anything. */
+  maxRetentionMs: number;
   /**
    * After retention, how long the directory waits for the owner's agent before purging an
    * entry itself. Blocks of an entry purged here are never released: they stay on peers.
@@ -41,6 +48,13 @@ export interface DirectoryConfig {
   throttle: ThrottlePolicy;
   /** Requests per second per source address before 429 (per process; a DoS guard only). */
   requestsPerSecond: number;
+  /** The audit log's head is signed (a checkpoint) once this many records follow the last one. */
+  auditCheckpointRecords: number;
+  /**
+   * …or once this long has passed, if any record followed it (and when the directory stops):
+   * records after the last checkpoint can be cut off without `audit verify` noticing.
+   */
+  auditCheckpointMs: number;
 }
 
 export const defaultThrottle: ThrottlePolicy = {
@@ -61,7 +75,30 @@ export const defaultConfig: DirectoryConfig = {
   loginStateTtlMs: 60 * 1000,
   peerLiveMs: 60 * 1000,
   retentionMs: 30 * 24 * 60 * 60 * 1000,
+  minRetentionMs: 24 * 60 * 60 * 1000,
+  maxRetentionMs: 3650 * 24 * 60 * 60 * 1000,
   releaseWindowMs: 7 * 24 * 60 * 60 * 1000,
   throttle: defaultThrottle,
   requestsPerSecond: 200,
+  auditCheckpointRecords: 100,
+  auditCheckpointMs: 60 * 1000,
 };
+
+/** The bounds of a user's own retention under `config`, in milliseconds (inclusive). */
+export function retentionBounds(config: DirectoryConfig): { minMs: number; maxMs: number } {
+  // The default is always a valid choice, so a directory run with a short default (tests, a
+  // scratch network) lets users pick it; the minimum guards against purging by mistake.
+  const minMs = Math.min(config.minRetentionMs, config.retentionMs);
+  return { minMs, maxMs: Math.max(config.maxRetentionMs, minMs) };
+}
+
+/**
+ * How long `own` (a user's own setting, or null) keeps their trash under `config`: the default
+ * when they set none, else their setting brought within the bounds (which may have changed
+ * since they chose it).
+ */
+export function effectiveRetention(own: number | null, config: DirectoryConfig): number {
+  if (own === null) return config.retentionMs;
+  const { minMs, maxMs } = retentionBounds(config);
+  return Math.min(Math.max(own, minMs), maxMs);
+}

@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import * as opaque from '@serenity-kit/opaque';
+import { FsError } from '../interface/errors.js';
 import { fingerprint } from '../crypto/identity.js';
 import type { SigningKeyPair } from '../crypto/keys.js';
 import {
@@ -51,4 +52,22 @@ export async function loadOrCreateDirectoryKeys(
     keys: { identity, opaqueSetup: setup, fingerprint: fingerprint(identity.publicKey) },
     created,
   };
+}
+
+/**
+ * The directory's public identity key and fingerprint, from an existing data directory (for
+ * admin commands that check what the directory signed). Never creates a key: a new one would
+ * make everything the real one signed look forged.
+ * @throws FsError `not-exist` when `dataDir` holds no identity key
+ */
+export async function loadDirectoryPublicKey(
+  dataDir: string,
+): Promise<{ publicKey: Uint8Array; fingerprint: string }> {
+  if (readIfExists(join(dataDir, 'identity.key')) === undefined) {
+    throw new FsError('not-exist', `${dataDir} holds no directory identity key (identity.key)`, {
+      op: 'directory.keys',
+    });
+  }
+  const { key } = await loadOrCreateIdentityKey(dataDir);
+  return { publicKey: key.publicKey, fingerprint: fingerprint(key.publicKey) };
 }

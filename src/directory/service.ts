@@ -8,7 +8,8 @@ import { FsError } from '../interface/errors.js';
 import type { DirectoryStore } from '../interface/directory-store.js';
 import { createSelfSignedCertificate } from '../wire/tls-certificate.js';
 import { buildDirectoryApp } from './app.js';
-import { type DirectoryConfig, defaultConfig } from './config.js';
+import { unfinishedLogins } from './audit.js';
+import { type DirectoryConfig, defaultConfig, retentionBounds } from './config.js';
 import { loadOrCreateDirectoryKeys } from './keys.js';
 import { openPostgresStore, openSqliteStore } from './store/open-store.js';
 
@@ -99,11 +100,16 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
 
   const maintenance = setInterval(() => {
     const now = Date.now();
-    void store.pruneExpired(now).catch(() => undefined);
-    // Owners' agents purge (releasing blocks first) after retention; only what they leave
-    // longer than the release window is purged here, without releasing its blocks.
+    // Logins never finished (wrong passwords) go into the audit log as their states expire.
+    void store.pruneExpired(now, unfinishedLogins(now)).catch(() => undefined);
+    // Owners' agents purge (releasing blocks first) after each owner's retention; only what
+    // they leave longer than the release window is purged here, without releasing its blocks.
     void store
-      .purgeDeletedBefore(now - config.retentionMs - config.releaseWindowMs)
+      .purgeExpiredTrash(now, {
+        defaultMs: config.retentionMs,
+        ...retentionBounds(config),
+        graceMs: config.releaseWindowMs,
+      })
       .catch(() => undefined);
   }, 60_000);
   maintenance.unref();

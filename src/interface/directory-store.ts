@@ -11,6 +11,8 @@
  * envelopes whose names, manifests and keys are encrypted, grants by user name, peer records.
  * All times are milliseconds since the Unix epoch.
  */
+import type { AuditCheckpointRecord, AuditEvent, AuditRecord } from './audit.js';
+import type { GroupName } from './groups.js';
 import type { FileId } from './ids.js';
 import type { UserName } from './names.js';
 
@@ -24,7 +26,7 @@ export interface UserRecord {
   opaqueRecord: string;
   /** The user's private identity, sealed under their OPAQUE export key (see docs/formats.md). */
   sealedKeys: Uint8Array;
-  /** `admin` may read the whole audit log (later issue). */
+  /** `admin` may read the whole audit log (`peervault directory admin`). */
   role: 'user' | 'admin';
 }
 
@@ -53,6 +55,21 @@ export interface LoginStateRecord {
   user: UserName;
   /** OPAQUE server login state (secret until the login finishes or expires). */
   state: string;
+  expiresAt: number;
+  /** The client's address, for the audit record of a login never finished (not read back). */
+  source?: string;
+}
+
+/**
+ * A login that was started and never finished, found when its state expired. With OPAQUE a
+ * wrong password ends at the client, so to the directory a failed login is one never finished.
+ */
+export interface ExpiredLogin {
+  user: UserName;
+  /** Whether the account exists. */
+  known: boolean;
+  /** The client's address; null for a state stored before addresses were. */
+  source: string | null;
   expiresAt: number;
 }
 
@@ -160,9 +177,37 @@ export interface ReleaseRecord {
 }
 
 /**
+ * One of a user's groups: the latest signed `group` record (wire/group.ts), which the directory
+ * verified against the owner's key log before storing. Only its owner reads it.
+ */
+export interface GroupRecord {
+  owner: UserName;
+  /** Without the `@`. */
+  name: GroupName;
+  version: number;
+  /** The signed `group` envelope of this version. */
+  envelope: Uint8Array;
+  updatedAt: number;
+}
+
+/** How long the trash is kept, for {@link DirectoryStore.purgeExpiredTrash}; milliseconds. */
+export interface TrashPolicy {
+  /** For owners who set no retention of their own. */
+  defaultMs: number;
+  /** The bounds an owner's own retention is brought within. */
+  minMs: number;
+  maxMs: number;
+  /** Added to every owner's retention (the window owners' agents have to release blocks). */
+  graceMs: number;
+}
+
+/**
  * The store. Every method is atomic. Errors are FsErrors: `exist` for a unique-key clash,
  * `conflict` for a failed compare-and-swap, `not-exist` where a named row must exist,
  * `unavailable` when the database cannot be reached.
+ *
+ * Methods that take `audit` events append them to the audit log in the same transaction as
+ * their change (see {@link DirectoryStore.appendAudit}): both happen, or neither.
  */
 export interface DirectoryStore {
   /** Creates or upgrades the schema; idempotent, safe to run from several processes at once. */
@@ -180,6 +225,7 @@ export interface DirectoryStore {
     user: UserRecord,
     genesis: KeyLogRecord,
     invite?: { codeHash: Uint8Array; now: number },
+    audit?: readonly AuditEvent[],
   ): Promise<void>;
   getUser(name: UserName): Promise<UserRecord | undefined>;
   /** Replaces the OPAQUE record and sealed keys (password change). @throws `not-exist` */
@@ -188,7 +234,7 @@ export interface DirectoryStore {
 
   // Key logs
   /** Appends an event. @throws `conflict` when `seq` is taken (someone appended first). */
-  appendKeyLog(record: KeyLogRecord): Promise<void>;
+  appendKeyLog(record: KeyLogRecord, audit?: readonly AuditEvent[]): Promise<void>;
   /** The whole log of a user, by `seq`. */
   keyLog(user: UserName): Promise<KeyLogRecord[]>;
 
@@ -196,8 +242,24 @@ export interface DirectoryStore {
   putLoginState(record: LoginStateRecord): Promise<void>;
   /** Returns and deletes a login state in one step (so it can be used once); undefined if absent or expired. */
   takeLoginState(id: string, now: number): Promise<LoginStateRecord | undefined>;
-  createSession(record: SessionRecord): Promise<void>;
+  createSession(record: SessionRecord, audit?: readonly AuditEvent[]): Promise<void>;
   getSession(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * A key revocation, atomically: appends the key event, replaces the sealed keys and revokes
+   * every live session of the user except `keepSession` (the one revoking).
+   * @throws `conflict` when the event's `seq` is taken
+   */
+  revokeKeys(
+    record: KeyLogRecord,
+    sealedKeys: Uint8Array,
+    keepSession: string,
+    now: number,
+    audit?: readonly AuditEvent[],
+  ): Promise<void>;
+  /** The user's live sessions (not revoked, not expired), oldest first. */
+  listSessions(user: UserName, now: number): Promise<SessionRecord[]>;
+  /** Revokes one live session of `user`; false when there is no such live session of theirs. */
+  revokeSession(user: UserName, id: string, now: number): Promise<boolean>;
   /** Revokes every live session of a user. */
   revokeSessions(user: UserName, now: number): Promise<void>;
   /**
@@ -205,8 +267,15 @@ export interface DirectoryStore {
    * already used: that request is a replay. Atomic across processes (a unique key).
    */
   useNonce(sessionId: string, nonce: string, expiresAt: number): Promise<boolean>;
-  /** Deletes expired nonces, login states and sessions. */
-  pruneExpired(now: number): Promise<void>;
+  /**
+   * Deletes expired nonces, login states and sessions. With `audit`, the expired login states
+   * are handed to it and the events it returns are appended in the same transaction, so each
+   * unfinished login is recorded once however many directory processes prune.
+   */
+  pruneExpired(
+    now: number,
+    audit?: (expired: readonly ExpiredLogin[]) => AuditEvent[],
+  ): Promise<void>;
 
   // Throttles
   getThrottles(keys: readonly string[]): Promise<ThrottleRecord[]>;
@@ -242,7 +311,11 @@ export interface DirectoryStore {
    * @throws `conflict` when the version moved on; `not-exist` when there is no such entry;
    *   `exist` when the new tag clashes with a live sibling.
    */
-  updateEntry(entry: EntryRecord, expectedVersion: number): Promise<void>;
+  updateEntry(
+    entry: EntryRecord,
+    expectedVersion: number,
+    audit?: readonly AuditEvent[],
+  ): Promise<void>;
   /** Every stored version of an entry, oldest first. */
   entryVersions(id: FileId): Promise<EntryVersionRecord[]>;
   /** One stored version of an entry; undefined when there is no such entry or version. */
@@ -255,9 +328,24 @@ export interface DirectoryStore {
   /** The owner's entries in the trash, most recently deleted first. */
   listTrash(owner: UserName): Promise<EntryRecord[]>;
   /** Deletes an entry and its history for good. */
-  purgeEntry(id: FileId): Promise<void>;
+  purgeEntry(id: FileId, audit?: readonly AuditEvent[]): Promise<void>;
   /** Purges entries deleted before `before`; returns their ids. */
   purgeDeletedBefore(before: number): Promise<FileId[]>;
+  /**
+   * Purges entries whose owner's retention, and `graceMs` after it, have passed since their
+   * deletion (the directory's late purge); returns their ids. An owner's retention is their own
+   * setting brought within [`minMs`, `maxMs`], or `defaultMs` when they set none.
+   */
+  purgeExpiredTrash(now: number, policy: TrashPolicy): Promise<FileId[]>;
+
+  // Per-user settings
+  /**
+   * A user's own trash retention, or null when they follow the directory's default.
+   * @throws `not-exist` for an unknown user
+   */
+  getRetention(user: UserName): Promise<number | null>;
+  /** Sets a user's own trash retention; null follows the default again. @throws `not-exist` */
+  setRetention(user: UserName, retentionMs: number | null): Promise<void>;
 
   // Peers
   /** Inserts or replaces a peer by id. */
@@ -276,4 +364,46 @@ export interface DirectoryStore {
   appendRelease(user: UserName, envelope: Uint8Array, now: number): Promise<number>;
   /** At most `limit` releases with `seq` > `after`, by `seq` ascending. */
   listReleases(after: number, limit: number): Promise<ReleaseRecord[]>;
+
+  // Groups (sharing: `@team` stands where a user stands in a grant)
+  /** The owner's groups, by name (bytewise). */
+  listGroups(owner: UserName): Promise<GroupRecord[]>;
+  getGroup(owner: UserName, name: GroupName): Promise<GroupRecord | undefined>;
+  /**
+   * Creates a group (`expectedVersion` 0) or replaces it with its next version, if and only if
+   * it is still at `expectedVersion` (compare-and-swap). `record.version` must be
+   * `expectedVersion + 1` (`invalid` otherwise).
+   * @throws `exist` when creating a group that exists; `conflict` when the group moved on or
+   *   was deleted; `not-exist` for an unknown owner
+   */
+  putGroup(record: GroupRecord, expectedVersion: number): Promise<void>;
+  /** Deletes a group. @throws `not-exist` when there is none of that name */
+  deleteGroup(owner: UserName, name: GroupName): Promise<void>;
+
+  // Audit log (src/interface/audit.ts)
+  /**
+   * Appends events to the audit log in order, each chained to the one before: the next `seq`,
+   * the previous record's hash as `prev`, and its own hash. Appends are serialised across every
+   * process on the database (SQLite's write lock; a table lock on PostgreSQL), so the chain
+   * never forks and records become visible in `seq` order. Nothing is appended for no events.
+   * @returns the records as stored
+   * @throws `invalid` for details out of bounds (wire/audit-log.ts)
+   */
+  appendAudit(events: readonly AuditEvent[]): Promise<AuditRecord[]>;
+  /**
+   * At most `limit` records with `seq` > `after`, by `seq` ascending; with `subject`, only those
+   * whose subjects include that user.
+   */
+  listAudit(after: number, limit: number, subject?: UserName): Promise<AuditRecord[]>;
+  /**
+   * The log's last record (`seq` 0 and the all-zero hash when empty) and the highest `seq` a
+   * stored checkpoint signs (0 when none).
+   */
+  auditHead(): Promise<{ seq: number; hash: Uint8Array; checkpoint: number }>;
+  /** Stores a signed checkpoint. @throws `exist` when one is stored for that `seq` */
+  addAuditCheckpoint(checkpoint: AuditCheckpointRecord): Promise<void>;
+  /** At most `limit` checkpoints with `seq` > `after`, by `seq` ascending. */
+  listAuditCheckpoints(after: number, limit: number): Promise<AuditCheckpointRecord[]>;
+  /** Sets a user's role (`admin` reads the whole audit log). @throws `not-exist` */
+  setRole(user: UserName, role: UserRecord['role'], audit?: readonly AuditEvent[]): Promise<void>;
 }

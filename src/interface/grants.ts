@@ -1,11 +1,23 @@
 /**
  * The seed's grant grammar, parsed once at the boundary: `USER r|w|rw ...` pairs, as in
  * `touch team5.txt bob r carol w`. `r` reads; `w` writes and therefore reads, so `rw` is `w`.
- * A user named twice keeps the stronger right.
+ * A user named twice keeps the stronger right. A group of the owner's, `@team`, may stand where
+ * a user stands (src/interface/groups.ts): `touch notes.txt @team r carol w`.
  */
 import { FsError } from './errors.js';
-import type { Grant, Right } from './directory-store.js';
-import { parseUserName, type UserName } from './names.js';
+import type { Right } from './directory-store.js';
+import { type Grantee, parseGrantee } from './groups.js';
+import type { UserName } from './names.js';
+
+/**
+ * A grant as the owner gave it: `user` is a user name or one of the owner's groups (`@team`).
+ * The ACL certificate keeps these as given; who may actually read and write (the effective
+ * users, a `Grant` each) follows from them with each group expanded to its members.
+ */
+export interface AclGrant {
+  user: Grantee;
+  right: Right;
+}
 
 /** Parses one right word. @throws FsError `invalid` */
 export function parseRight(raw: string): Right {
@@ -18,11 +30,14 @@ export function parseRight(raw: string): Right {
 }
 
 /**
- * Merges grants: one per user, the stronger right kept, in first-mention order.
+ * Merges grants: one per user (or group), the stronger right kept, in first-mention order.
  * @throws FsError `invalid` when `owner` is named (the owner always has every right)
  */
-export function mergeGrants(grants: readonly Grant[], owner?: UserName): Grant[] {
-  const merged = new Map<UserName, Right>();
+export function mergeGrants<G extends Grantee>(
+  grants: readonly { user: G; right: Right }[],
+  owner?: UserName,
+): { user: G; right: Right }[] {
+  const merged = new Map<G, Right>();
   for (const { user, right } of grants) {
     if (user === owner) {
       throw new FsError('invalid', `${user} owns this and always has every right`, {
@@ -35,18 +50,18 @@ export function mergeGrants(grants: readonly Grant[], owner?: UserName): Grant[]
 }
 
 /**
- * Parses `USER RIGHT [USER RIGHT ...]` words.
+ * Parses `USER RIGHT [USER RIGHT ...]` words; a USER may be a group, `@team`.
  * @throws FsError `invalid` with what to type instead
  */
-export function parseGrantWords(words: readonly string[]): Grant[] {
+export function parseGrantWords(words: readonly string[]): AclGrant[] {
   if (words.length % 2 !== 0) {
     throw new FsError('invalid', 'grants come in pairs: USER r|w|rw, for example `bob r carol w`', {
       op: 'grant.parse',
     });
   }
-  const grants: Grant[] = [];
+  const grants: AclGrant[] = [];
   for (let i = 0; i < words.length; i += 2) {
-    grants.push({ user: parseUserName(words[i]!), right: parseRight(words[i + 1]!) });
+    grants.push({ user: parseGrantee(words[i]!), right: parseRight(words[i + 1]!) });
   }
   return mergeGrants(grants);
 }

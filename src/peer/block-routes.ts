@@ -34,6 +34,7 @@ import { maxBlockBytes } from '../interface/block-store.js';
 import { type ErrorKind, FsError, isFsError } from '../interface/errors.js';
 import { type BlockId, parseBlockId } from '../interface/ids.js';
 import type { UserName } from '../interface/names.js';
+import { constantTimeEqual } from '../crypto/bytes.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import {
   type BlockOp,
@@ -94,7 +95,7 @@ export interface BlockRoutesDeps {
    * The current signing key of `user`, from their verified key log.
    * @throws FsError `not-exist` for an unknown user (answered as `permission`).
    */
-  issuerKey(user: UserName): Promise<Uint8Array>;
+  issuerKey(user: UserName, lookup?: { fresh?: boolean }): Promise<Uint8Array>;
   /** Whether the key is a registered, live peer allowed to talk to us. */
   peerAllowed(clientKey: Uint8Array): Promise<boolean>;
   /** Called once for every error answer, with nothing secret in it. Must not throw. */
@@ -259,12 +260,17 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
           }
           throw err;
         }
-        const capability = checkCapability(envelope, key, {
-          op,
-          block: known.block,
-          self: deps.self,
-          now: deps.now(),
-        });
+        const expect = { op, block: known.block, self: deps.self, now: deps.now() };
+        let capability: Capability;
+        try {
+          capability = checkCapability(envelope, key, expect);
+        } catch (err) {
+          // The key we hold may be stale (the user replaced theirs a moment ago): check once
+          // more against a freshly read key log before refusing.
+          const fresh = await deps.issuerKey(issuer, { fresh: true }).catch(() => key);
+          if (constantTimeEqual(fresh, key)) throw err;
+          capability = checkCapability(envelope, fresh, expect);
+        }
         // Gate 3: may the issuer use this file's blocks at all (its owner or a grantee)?
         if (deps.authorizeFile) await deps.authorizeFile(capability, op, known.block);
         granted.set(request, capability);

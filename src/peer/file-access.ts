@@ -33,7 +33,7 @@ import { decodeDirEntryUnverified, openDirEntry } from '../wire/dir-entry.js';
 import { checkEntryAuthority, openEntryAcl } from '../wire/entry-acl.js';
 
 /** How long a peer trusts what it learned about a file's owner and grantees. */
-export const fileAccessTtlMs = 30_000;
+export const fileAccessTtlMs = 2_000;
 
 /** What a peer needs to decide. */
 export interface FileAccessInit {

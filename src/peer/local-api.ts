@@ -30,14 +30,18 @@ import {
 } from '../client/files.js';
 import { list, mkdir, removeTree, rmdir } from '../client/namespace.js';
 import { permissions, share, sharedWithMe, unshare } from '../client/sharing.js';
-import type { Grant } from '../interface/directory-store.js';
-import { mergeGrants, parseRight } from '../interface/grants.js';
+import { deleteGroup, listGroups, saveGroup } from '../client/groups.js';
+import { type AclGrant, mergeGrants, parseRight } from '../interface/grants.js';
+import { parseGrantee, parseGroupName } from '../interface/groups.js';
 import { formatPath, parsePath, type PathName } from '../interface/paths.js';
 import { parseEntryName, parseUserName } from '../interface/names.js';
 import { listTrash, purgeFromTrash, restore } from '../client/restore.js';
+import { finishRevocation, revocate } from '../client/revocation.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
 import type { RepairSummary } from './repair.js';
-import type { GarbageSummary } from '../client/garbage.js';
+import { type GarbageSummary, ownRetention, setOwnRetention } from '../client/garbage.js';
+import { auditRecords } from '../client/audit.js';
+import { type RetentionResponse, routes, type SessionsResponse } from '../wire/directory-api.js';
 
 /** The header that carries a user's session token at the local API. */
 export const sessionHeader = 'x-peervault-session';
@@ -50,6 +54,11 @@ const registerBody = z.strictObject({
   user: z.string().min(1).max(32),
   password: z.string().min(1).max(1024),
   invite: z.string().min(1).max(256).optional(),
+});
+const deviceBody = z.strictObject({ id: z.string().min(1).max(64) });
+const revocateBody = z.strictObject({
+  resume: z.boolean().optional(),
+  newPassword: z.string().min(1).max(1024).optional(),
 });
 const passwordBody = z.strictObject({
   password: z.string().min(1).max(1024),
@@ -70,6 +79,8 @@ export interface LocalApiDeps {
   repair(session: DirectorySession, options: { audit: boolean }): Promise<RepairSummary>;
   /** The sessions held (shared with the repair scheduler); default a new map. */
   sessions?: Map<string, DirectorySession>;
+  /** Files up to this size are sealed again at once when a user loses access (rekey.ts). */
+  eagerRekeyMaxBytes?: number;
 }
 
 const repairBody = z.strictObject({ audit: z.boolean().optional() });
@@ -77,15 +88,26 @@ const logoutBody = z.strictObject({ everywhere: z.boolean().optional() });
 const restoreBody = z.strictObject({
   path: z.string().min(1).max(4096),
   as: z.string().min(1).max(1024).optional(),
+  version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+/** `retentionMs: null` follows the directory's default again. */
+const retentionBody = z.strictObject({
+  retentionMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
 });
 const pathQuery = z.strictObject({ path: z.string().min(1).max(4096) });
+/** A page of the audit log: the records after `after`, at most `limit` (the directory's bound). */
+const auditQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
 const readQuery = z.strictObject({
   path: z.string().min(1).max(4096),
   version: z.coerce.number().int().min(1).optional(),
 });
 /** Most grants one request may carry (a guard against absurd input, not a policy). */
 const maxGrants = 256;
-const userField = z.string().min(1).max(32);
+// A user name, or a group of the owner's: `@team` (one character more).
+const userField = z.string().min(1).max(33);
 const grantList = z
   .array(z.strictObject({ user: userField, right: z.string().min(1).max(2) }))
   .max(maxGrants);
@@ -109,15 +131,21 @@ const unshareBody = z.strictObject({
   path: z.string().min(1).max(4096),
   users: z.array(userField).min(1).max(maxGrants),
 });
+const groupParams = z.strictObject({ name: z.string().min(1).max(33) });
+const groupMembers = z.array(z.string().min(1).max(32)).max(256);
+const groupSetBody = z.strictObject({ members: groupMembers, create: z.boolean().optional() });
+const groupChangeBody = z.strictObject({ members: groupMembers.min(1) });
+const groupDeleteQuery = z.strictObject({ force: z.enum(['0', '1']).optional() });
 
 /**
- * Grants as a front end sent them, checked once here: valid user names, `r`, `w` or `rw`, one
- * grant per user (the stronger right kept), never the owner of `path`.
+ * Grants as a front end sent them, checked once here: valid user names (or the owner's groups,
+ * `@team`), `r`, `w` or `rw`, one grant per user (the stronger right kept), never the owner of
+ * `path`.
  * @throws FsError `invalid`
  */
-function grantsOf(raw: readonly { user: string; right: string }[], path: PathName): Grant[] {
+function grantsOf(raw: readonly { user: string; right: string }[], path: PathName): AclGrant[] {
   return mergeGrants(
-    raw.map(({ user, right }) => ({ user: parseUserName(user), right: parseRight(right) })),
+    raw.map(({ user, right }) => ({ user: parseGrantee(user), right: parseRight(right) })),
     path.owner,
   );
 }
@@ -133,6 +161,23 @@ function grantsOfQuery(values: string | readonly string[]): { user: string; righ
     }
     return { user: value.slice(0, colon), right: value.slice(colon + 1) };
   });
+}
+
+/** The user's retention as front ends show it: what applies, and whether they chose it. */
+function retentionAnswer(answer: RetentionResponse): {
+  retentionMs: number;
+  own: boolean;
+  defaultMs: number;
+  minMs: number;
+  maxMs: number;
+} {
+  return {
+    retentionMs: answer.retentionMs ?? answer.defaultMs,
+    own: answer.retentionMs !== null,
+    defaultMs: answer.defaultMs,
+    minMs: answer.minMs,
+    maxMs: answer.maxMs,
+  };
 }
 
 /** A path in the form JSON carries: `/owner/a/b`. */
@@ -227,6 +272,89 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     return { user: session.user };
   });
 
+  // The seed's revocate: new keys, everything owned or written brought under them. The answer
+  // streams one JSON line per step done ({"progress": {done, total}}), then the summary, or an
+  // error line if it fails midway (running it again finishes the work: revocation.ts).
+  app.post('/v1/revocate', (request, reply) => {
+    const { session } = sessionOf(request);
+    const parsed = revocateBody.safeParse(request.body ?? {});
+    if (!parsed.success) {
+      throw new FsError('invalid', 'revocate wants {"resume"?: true, "newPassword"?: text}', {
+        op: 'revocate',
+      });
+    }
+    const ctx = { directory: deps.directory, session };
+    const lines = async function* () {
+      const queue: string[] = [];
+      let wake: (() => void) | undefined;
+      let finished = false;
+      const push = (line: unknown) => {
+        queue.push(`${JSON.stringify(line)}\n`);
+        wake?.();
+      };
+      const work = (async () => {
+        try {
+          const onProgress = (progress: { done: number; total: number }) => push({ progress });
+          const summary = parsed.data.resume
+            ? { seq: 0, ms: 0, ...(await finishRevocation(ctx, { onProgress })) }
+            : await revocate(ctx, { onProgress });
+          // Other sessions of this user here were ended at the directory: forget them.
+          for (const [token, held] of sessions) {
+            if (held.user === session.user && held !== session) sessions.delete(token);
+          }
+          if (parsed.data.newPassword !== undefined) {
+            await deps.directory.changePassword(session, parsed.data.newPassword);
+            for (const [token, held] of sessions)
+              if (held.user === session.user) sessions.delete(token);
+          }
+          push({ summary: { ...summary, passwordChanged: parsed.data.newPassword !== undefined } });
+        } catch (err) {
+          const fs =
+            err instanceof FsError
+              ? err
+              : new FsError('internal', 'revocate failed', { op: 'revocate' });
+          push({ error: { kind: fs.kind, op: fs.op, message: fs.message } });
+        } finally {
+          finished = true;
+          wake?.();
+        }
+      })();
+      while (!finished || queue.length > 0) {
+        if (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        while (queue.length > 0) yield queue.shift()!;
+      }
+      await work;
+    };
+    void reply.header('content-type', 'application/x-ndjson');
+    return reply.send(Readable.from(lines()));
+  });
+
+  // Devices: the user's live sessions at the directory (one per login at some peer).
+  app.get('/v1/devices', async (request) => {
+    const { session } = sessionOf(request);
+    return deps.directory.call<SessionsResponse>('GET', routes.sessions, undefined, session);
+  });
+
+  app.post('/v1/devices/end', async (request) => {
+    const { session } = sessionOf(request);
+    const parsed = deviceBody.safeParse(request.body);
+    if (!parsed.success)
+      throw new FsError('invalid', 'devices/end wants {"id"}', { op: 'devices' });
+    if (parsed.data.id === session.id) {
+      throw new FsError('invalid', 'that is this session: use `logout` to end it', {
+        op: 'devices',
+      });
+    }
+    await deps.directory.call(
+      'DELETE',
+      routes.session.replace(':id', encodeURIComponent(parsed.data.id)),
+      undefined,
+      session,
+    );
+    return { id: parsed.data.id };
+  });
+
   app.get('/v1/peers', async () => {
     const { time, peers } = await deps.directory.peers();
     return {
@@ -293,9 +421,16 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     }
     return parsed.data;
   };
-  const fileContext = (request: FastifyRequest): FileContext => {
+  const fileContext = (request: FastifyRequest): FileContext & { eagerRekeyMaxBytes?: number } => {
     const { session } = sessionOf(request);
-    return { directory: deps.directory, session, blocks: deps.blocksFor(session) };
+    return {
+      directory: deps.directory,
+      session,
+      blocks: deps.blocksFor(session),
+      ...(deps.eagerRekeyMaxBytes === undefined
+        ? {}
+        : { eagerRekeyMaxBytes: deps.eagerRekeyMaxBytes }),
+    };
   };
   const pathOf = (ctx: FileContext, raw: string) => parsePath(raw, ctx.session.user);
 
@@ -365,7 +500,7 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   app.post('/v1/fs/unshare', async (request) => {
     const ctx = fileContext(request);
     const body = parse(unshareBody, request.body);
-    const users = [...new Set(body.users.map(parseUserName))];
+    const users = [...new Set(body.users.map(parseGrantee))];
     return withPathText(await unshare(ctx, pathOf(ctx, body.path), users));
   });
 
@@ -377,6 +512,42 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   app.get('/v1/fs/shared', async (request) => {
     const ctx = fileContext(request);
     return { items: (await sharedWithMe(ctx)).map(withPathText) };
+  });
+
+  // Groups (`@team` in grants): the logged-in user's own. A change of members re-applies every
+  // entry shared with the group (client/groups.ts); `entries` says how many got a new version.
+  app.get('/v1/groups', async (request) => {
+    const ctx = fileContext(request);
+    return { groups: await listGroups(ctx) };
+  });
+
+  app.put('/v1/groups/:name', async (request) => {
+    const ctx = fileContext(request);
+    const name = parseGroupName(parse(groupParams, request.params).name);
+    const body = parse(groupSetBody, request.body);
+    const members = body.members.map(parseUserName);
+    return saveGroup(ctx, name, body.create === true ? { create: members } : { set: members });
+  });
+
+  app.post('/v1/groups/:name/add', async (request) => {
+    const ctx = fileContext(request);
+    const name = parseGroupName(parse(groupParams, request.params).name);
+    const members = parse(groupChangeBody, request.body).members.map(parseUserName);
+    return saveGroup(ctx, name, { add: members });
+  });
+
+  app.post('/v1/groups/:name/remove', async (request) => {
+    const ctx = fileContext(request);
+    const name = parseGroupName(parse(groupParams, request.params).name);
+    const members = parse(groupChangeBody, request.body).members.map(parseUserName);
+    return saveGroup(ctx, name, { remove: members });
+  });
+
+  app.delete('/v1/groups/:name', async (request) => {
+    const ctx = fileContext(request);
+    const name = parseGroupName(parse(groupParams, request.params).name);
+    const query = parse(groupDeleteQuery, request.query);
+    return deleteGroup(ctx, name, { force: query.force === '1' });
   });
 
   app.get('/v1/fs/versions', async (request) => {
@@ -405,10 +576,62 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   app.post('/v1/restore', async (request) => {
     const ctx = fileContext(request);
     const parsed = restoreBody.safeParse(request.body);
-    if (!parsed.success)
-      throw new FsError('invalid', 'restore wants {"path"} and maybe "as"', { op: 'restore' });
-    const as = parsed.data.as === undefined ? {} : { as: parseEntryName(parsed.data.as) };
-    return { restored: await restore(ctx, pathOf(ctx, parsed.data.path), as) };
+    if (!parsed.success) {
+      throw new FsError('invalid', 'restore wants {"path"} and maybe "as" and "version"', {
+        op: 'restore',
+      });
+    }
+    const { version } = parsed.data;
+    const path = pathOf(ctx, parsed.data.path);
+    const as = parsed.data.as === undefined ? undefined : parseEntryName(parsed.data.as);
+    // With a version and no new name, a live file is reverted rather than brought back from
+    // the trash (restore.ts decides the same way): say which happened.
+    const reverted =
+      version !== undefined &&
+      as === undefined &&
+      (await stat(ctx, path).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof FsError && err.kind === 'not-exist') return false;
+          throw err;
+        },
+      ));
+    const restored = await restore(ctx, path, {
+      ...(as === undefined ? {} : { as }),
+      ...(version === undefined ? {} : { version }),
+    });
+    const target =
+      as === undefined ? path : { ...path, elements: [...path.elements.slice(0, -1), as] };
+    const now = await stat(ctx, target);
+    return {
+      restored,
+      path: formatPath(target),
+      kind: now.kind,
+      version: now.version,
+      reverted,
+      ...(version === undefined ? {} : { from: version }),
+    };
+  });
+
+  // The directory's audit log: events about the user's account and files (all, for an admin).
+  app.get('/v1/audit', async (request) => {
+    const ctx = fileContext(request);
+    const { after, limit } = parse(auditQuery, request.query);
+    return auditRecords(ctx, {
+      ...(after === undefined ? {} : { after }),
+      ...(limit === undefined ? {} : { limit }),
+    });
+  });
+
+  app.get('/v1/retention', async (request) => {
+    const ctx = fileContext(request);
+    return retentionAnswer(await ownRetention(ctx));
+  });
+
+  app.put('/v1/retention', async (request) => {
+    const ctx = fileContext(request);
+    const { retentionMs } = parse(retentionBody, request.body);
+    return retentionAnswer(await setOwnRetention(ctx, retentionMs));
   });
 
   app.delete('/v1/fs/dir', async (request) => {

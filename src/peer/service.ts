@@ -69,6 +69,8 @@ export interface PeerOptions {
   repairGraceMs?: number;
   /** How often to read the directory's log of block releases and act on it (default 60 s). */
   releaseSweepMs?: number;
+  /** Files up to this size are sealed again at once when a user loses access (rekey.ts). */
+  eagerRekeyMaxBytes?: number;
   /** Where events go (default: JSON lines on standard error). Never given a secret. */
   log?: (event: Record<string, unknown>) => void;
 }
@@ -98,18 +100,35 @@ function parseHostPort(value: string, what: string): { host: string; port: numbe
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** A small time-bounded cache, so every block request does not ask the directory. */
-function cached<K, V>(ttlMs: number, load: (key: K) => Promise<V>): (key: K) => Promise<V> {
+/**
+ * A small time-bounded cache, so every block request does not ask the directory. With
+ * `staleOnError`, a failed reload answers the last value however old (the directory is down:
+ * keep serving on what we knew).
+ */
+function cached<K, V>(
+  ttlMs: number,
+  load: (key: K) => Promise<V>,
+  options: { staleOnError?: boolean } = {},
+): (key: K, lookup?: { fresh?: boolean }) => Promise<V> {
   const entries = new Map<K, { value: V; at: number }>();
-  return async (key) => {
+  return async (key, lookup = {}) => {
     const hit = entries.get(key);
-    if (hit && Date.now() - hit.at < ttlMs) return hit.value;
-    const value = await load(key);
+    if (hit && lookup.fresh !== true && Date.now() - hit.at < ttlMs) return hit.value;
+    let value: V;
+    try {
+      value = await load(key);
+    } catch (err) {
+      if (hit && options.staleOnError === true) return hit.value;
+      throw err;
+    }
     if (entries.size > 10_000) entries.clear();
     entries.set(key, { value, at: Date.now() });
     return value;
   };
 }
+
+/** How long a peer trusts a user's signing key before asking their key log again. */
+export const issuerKeyTtlMs = 2_000;
 
 /** Loads the local API token (0600 in the data directory), making it on first start. */
 async function loadApiToken(dataDir: string): Promise<string> {
@@ -155,9 +174,13 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   // Who stored each block (only they may release it); beside the store, not inside it.
   const refs = await createBlockRefs({ path: join(options.dataDir, 'block-refs.log') });
 
+  // Short-lived, so that a revoked key's capabilities stop working within seconds (the
+  // directory client dedupes and caches logs for 2 s more); the last key is used while the
+  // directory cannot be reached, so reads go on.
   const issuerKey = cached(
-    30_000,
-    async (user: UserName) => (await directory.keyLog(user)).identity.signingKey,
+    issuerKeyTtlMs,
+    async (user: UserName) => (await directory.keyLog(user, { fresh: true })).identity.signingKey,
+    { staleOnError: true },
   );
   const livePeers = cached(10_000, async (_: 'peers') =>
     (await directory.peers()).peers.map((p) => p.key),
@@ -319,6 +342,9 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   };
   const sessions = new Map<string, DirectorySession>();
   const api = buildLocalApi({
+    ...(options.eagerRekeyMaxBytes === undefined
+      ? {}
+      : { eagerRekeyMaxBytes: options.eagerRekeyMaxBytes }),
     token: apiToken,
     directory,
     peerKey: key.publicKey,

@@ -37,7 +37,8 @@ export const entryLimits = {
   metaBytes: 2 * 1024 * 1024,
   wrappedKeyBytes: 1024,
   grantees: 256,
-  aclCertBytes: 16 * 1024,
+  // 256 users in `r` and `w`, and up to 256 grants beside them (groups and users).
+  aclCertBytes: 32 * 1024,
 } as const;
 
 /** A decoded entry version. */

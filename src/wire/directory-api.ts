@@ -47,8 +47,12 @@ export const routes = {
   logout: '/v1/session/logout',
   passwordStart: '/v1/account/password/start',
   passwordFinish: '/v1/account/password/finish',
+  retention: '/v1/account/retention',
   userKeys: '/v1/users/:user/keys',
   appendKey: '/v1/keys',
+  revokeKeys: '/v1/keys/revoke',
+  sessions: '/v1/sessions',
+  session: '/v1/sessions/:id',
   root: '/v1/roots/:user',
   entries: '/v1/entries',
   entry: '/v1/entries/:id',
@@ -63,6 +67,9 @@ export const routes = {
   heartbeat: '/v1/peers/heartbeat',
   fileAccess: '/v1/files/:id/access',
   releases: '/v1/releases',
+  groups: '/v1/groups',
+  group: '/v1/groups/:name',
+  audit: '/v1/audit',
 } as const;
 
 /**
@@ -75,8 +82,17 @@ export const peerRecordHeader = 'x-peervault-peer-record';
 /** Largest signed `block-release` envelope (1024 block ids fit in about 46 KiB). */
 export const maxReleaseBytes = 64 * 1024;
 
+/** Largest signed `group` envelope (256 members of 32 characters fit in about 9 KiB). */
+export const maxGroupBytes = 16 * 1024;
+
+/** Most groups one user may keep at the directory (a guard against abuse, not a policy). */
+export const maxGroupsPerUser = 256;
+
 /** Releases in one page of `GET /v1/releases`: the default, and the most a reader may ask. */
 export const releasePage = { default: 256, max: 512 } as const;
+
+/** Records in one page of `GET /v1/audit`: the default, and the most a reader may ask. */
+export const auditPage = { default: 100, max: 1000 } as const;
 
 /** A decimal query parameter (query strings are text); bounded so it converts exactly. */
 const decimal = z
@@ -102,7 +118,12 @@ export const schemas = {
   }),
   passwordStart: z.strictObject({ request: opaqueMessage }),
   passwordFinish: z.strictObject({ record: opaqueMessage, sealedKeys: b64(4096) }),
+  // The bounds are the directory's settings (RetentionResponse); this only keeps the number sane.
+  setRetention: z.strictObject({
+    retentionMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
+  }),
   appendKey: z.strictObject({ envelope: b64(4096) }),
+  revokeKeys: z.strictObject({ envelope: b64(4096), sealedKeys: b64(4096) }),
   createEntry: z.strictObject({ envelope: b64(maxRequestBytes - 1024) }),
   updateEntry: z.strictObject({
     envelope: b64(maxRequestBytes - 1024),
@@ -111,12 +132,23 @@ export const schemas = {
   lookup: z.strictObject({ parent: fileId, tag: b64(32) }),
   heartbeat: z.strictObject({ record: b64(1024) }),
   idParam: z.strictObject({ id: fileId }),
+  sessionParam: z.strictObject({ id: z.string().min(1).max(64) }),
   versionParam: z.strictObject({ id: fileId, version: decimal.pipe(z.number().int().min(1)) }),
   userParam: z.strictObject({ user: userName }),
   postRelease: z.strictObject({ envelope: b64(maxReleaseBytes) }),
+  // `expectedVersion` 0 creates the group; otherwise the version the caller read.
+  putGroup: z.strictObject({
+    envelope: b64(maxGroupBytes),
+    expectedVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  }),
+  groupParam: z.strictObject({ name: z.string().min(1).max(33) }),
   listReleases: z.strictObject({
     after: decimal.optional(),
     limit: decimal.pipe(z.number().int().min(1).max(releasePage.max)).optional(),
+  }),
+  listAudit: z.strictObject({
+    after: decimal.optional(),
+    limit: decimal.pipe(z.number().int().min(1).max(auditPage.max)).optional(),
   }),
 } as const;
 
@@ -132,6 +164,18 @@ export interface InfoResponse {
   /** How long deleted entries stay in the trash before owners' agents purge them. */
   retentionMs: number;
 }
+/**
+ * `GET` and `PUT /v1/account/retention`: how long the caller's deleted entries stay in their
+ * trash. `retentionMs` is the caller's own setting (within the bounds as they are now), or null
+ * when they follow `defaultMs`, the directory's default.
+ */
+export interface RetentionResponse {
+  retentionMs: number | null;
+  defaultMs: number;
+  /** The bounds of an own setting (inclusive). */
+  minMs: number;
+  maxMs: number;
+}
 export interface LoginStartResponse {
   loginId: string;
   response: string;
@@ -145,11 +189,46 @@ export interface LoginFinishResponse {
 export interface PostReleaseResponse {
   seq: number;
 }
+/** `GET /v1/groups`: the caller's groups by name, each its latest signed `group` envelope. */
+export interface GroupsResponse {
+  groups: { name: string; version: number; envelope: string }[];
+}
+/** `PUT /v1/groups/:name`: the group's version now. */
+export interface PutGroupResponse {
+  name: string;
+  version: number;
+}
 /** `GET /v1/releases`: a page of the log, and the `after` that reads the next page. */
 export interface ReleasesResponse {
   releases: { seq: number; envelope: string }[];
   /** The last `seq` on this page, or the `after` asked for when the page is empty. */
   next: number;
+}
+/**
+ * One record of the audit log as `GET /v1/audit` shows it (docs/formats.md). `source` is null
+ * when the reader may not see it: an owner sees the address of events no other user caused.
+ */
+export interface AuditRecordResponse {
+  seq: number;
+  time: number;
+  event: string;
+  actor: string | null;
+  subjects: string[];
+  entry: string | null;
+  source: string | null;
+  /** The details map (parsed from the JSON text the hash covers). */
+  details: Record<string, unknown>;
+  /** base64url of the record before's hash, and of this record's. */
+  prev: string;
+  hash: string;
+}
+/** `GET /v1/audit`: a page of the records the caller may read, and the `after` of the next. */
+export interface AuditResponse {
+  records: AuditRecordResponse[];
+  /** The last `seq` on this page, or the `after` asked for when the page is empty. */
+  next: number;
+  /** Whether the caller reads every record (an admin) or those about them. */
+  scope: 'all' | 'own';
 }
 export interface EntryResponse {
   envelope: string;
@@ -172,4 +251,16 @@ export interface EntryVersionResponse {
  */
 export interface SharedEntriesResponse {
   entries: (EntryResponse & { id: string; top: boolean })[];
+}
+/** `GET /v1/sessions`: the caller's live sessions (devices), oldest first. */
+export interface SessionsResponse {
+  sessions: {
+    id: string;
+    /** Fingerprint of the device key that signs the session's requests. */
+    device: string;
+    createdAt: number;
+    expiresAt: number;
+    /** Whether it is the session that asked. */
+    current: boolean;
+  }[];
 }

@@ -28,8 +28,12 @@ import { labelBytes, labels } from '../crypto/labels.js';
 import type { SigningKeyPair } from '../crypto/keys.js';
 import { claimedSigner, signMessage, verifyMessage } from '../crypto/sign.js';
 
-/** Key events. `rotated` replaces the identity (revocation issue); more kinds are appended later. */
-export const keyEvents = ['created', 'rotated'] as const;
+/**
+ * Key events. `rotated` replaces the identity; `revoked` replaces it because the old one may be
+ * compromised: signed by the old key and carrying a `proof` signed by the new one, so neither a
+ * thief of the old key alone nor a holder of a new key alone can append it.
+ */
+export const keyEvents = ['created', 'rotated', 'revoked'] as const;
 /** One of {@link keyEvents}. */
 export type KeyEvent = (typeof keyEvents)[number];
 
@@ -43,6 +47,15 @@ export interface KeyLogEntry {
   time: number;
 }
 
+/** An identity the log replaced, and how. */
+export interface ReplacedIdentity {
+  identity: PublicIdentity;
+  /** The seq of the event that replaced it: nothing it signs counts after that. */
+  until: number;
+  /** Whether it was revoked (a suspected compromise) rather than rotated. */
+  revoked: boolean;
+}
+
 /** What a verified log proves: the user's current identity and the head it was read at. */
 export interface KeyLogState {
   user: UserName;
@@ -51,10 +64,23 @@ export interface KeyLogState {
   seq: number;
   /** chainHash of the newest event's envelope. */
   head: Uint8Array;
+  /** The identities it replaced, oldest first. */
+  replaced?: readonly ReplacedIdentity[];
 }
 
 const zeroHash = new Uint8Array(32);
 const entryKeys = ['user', 'seq', 'prev', 'event', 'identity', 'time'];
+const revokedKeys = [...entryKeys, 'proof'];
+
+/** The part of a revocation that the new key signs (`key-proof`): it binds the new key to it. */
+function proofBody(entry: KeyLogEntry) {
+  return {
+    user: entry.user,
+    seq: entry.seq,
+    prev: entry.prev,
+    identity: encodePublicIdentity(entry.identity),
+  };
+}
 
 /** The hash that chains events (and entry versions): SHA-256 of a label and the envelope. */
 export function chainHash(envelope: Uint8Array): Uint8Array {
@@ -67,19 +93,20 @@ export function chainHash(envelope: Uint8Array): Uint8Array {
 
 function decodeBody(body: CborValue, op: string): KeyLogEntry {
   if (!isMap(body)) throw integrityError(op);
-  const keys = Object.keys(body);
-  if (keys.length !== entryKeys.length || !entryKeys.every((k) => Object.hasOwn(body, k))) {
-    throw integrityError(op);
-  }
   const event = field.text(body, 'event', op);
   if (!(keyEvents as readonly string[]).includes(event)) throw integrityError(op);
+  const expected = event === 'revoked' ? revokedKeys : entryKeys;
+  const keys = Object.keys(body);
+  if (keys.length !== expected.length || !expected.every((k) => Object.hasOwn(body, k))) {
+    throw integrityError(op);
+  }
   let user: UserName;
   try {
     user = parseUserName(field.text(body, 'user', op));
   } catch {
     throw integrityError(op);
   }
-  return {
+  const entry: KeyLogEntry = {
     user,
     seq: field.uint(body, 'seq', op),
     prev: field.bytes(body, 'prev', op, 32),
@@ -87,9 +114,29 @@ function decodeBody(body: CborValue, op: string): KeyLogEntry {
     identity: decodePublicIdentity(field.bytes(body, 'identity', op)),
     time: field.uint(body, 'time', op),
   };
+  if (event === 'revoked') {
+    // The new key must have signed this very event (user, place in the log, identity).
+    const proof = verifyMessage(field.bytes(body, 'proof', op), 'key-proof', [
+      entry.identity.signingKey,
+    ]);
+    const expectedProof = proofBody(entry);
+    if (
+      !isMap(proof.body) ||
+      proof.body['user'] !== expectedProof.user ||
+      proof.body['seq'] !== expectedProof.seq ||
+      !(proof.body['prev'] instanceof Uint8Array) ||
+      !constantTimeEqual(proof.body['prev'], expectedProof.prev) ||
+      !(proof.body['identity'] instanceof Uint8Array) ||
+      !constantTimeEqual(proof.body['identity'], expectedProof.identity) ||
+      Object.keys(proof.body).length !== 4
+    ) {
+      throw integrityError(op);
+    }
+  }
+  return entry;
 }
 
-function sign(signer: SigningKeyPair, entry: KeyLogEntry): Uint8Array {
+function sign(signer: SigningKeyPair, entry: KeyLogEntry, proof?: Uint8Array): Uint8Array {
   return signMessage(signer, 'key-log-entry', {
     user: entry.user,
     seq: entry.seq,
@@ -97,6 +144,7 @@ function sign(signer: SigningKeyPair, entry: KeyLogEntry): Uint8Array {
     event: entry.event,
     identity: encodePublicIdentity(entry.identity),
     time: entry.time,
+    ...(proof === undefined ? {} : { proof }),
   });
 }
 
@@ -130,6 +178,27 @@ export function makeRotation(
     identity: next,
     time: now,
   });
+}
+
+/**
+ * A revocation: the identity is replaced by `next` because the current one may be compromised.
+ * Signed by the current key, with a proof signed by the new one (`next` must be its key pair).
+ */
+export function makeRevocation(
+  state: KeyLogState,
+  current: SigningKeyPair,
+  next: IdentityKeys,
+  now: number,
+): Uint8Array {
+  const entry: KeyLogEntry = {
+    user: state.user,
+    seq: state.seq + 1,
+    prev: state.head,
+    event: 'revoked',
+    identity: next.public,
+    time: now,
+  };
+  return sign(current, entry, signMessage(next.signing, 'key-proof', proofBody(entry)));
 }
 
 /** Reads an event's body after checking its signature by `signer`. */
@@ -173,9 +242,18 @@ export function verifyKeyLogAppend(state: KeyLogState, envelope: Uint8Array): Ke
     entry.user !== state.user ||
     entry.seq !== state.seq + 1 ||
     !constantTimeEqual(entry.prev, state.head) ||
-    entry.event !== 'rotated'
+    entry.event === 'created'
   ) {
     throw integrityError(op);
   }
-  return { user: state.user, identity: entry.identity, seq: entry.seq, head: chainHash(envelope) };
+  return {
+    user: state.user,
+    identity: entry.identity,
+    seq: entry.seq,
+    head: chainHash(envelope),
+    replaced: [
+      ...(state.replaced ?? []),
+      { identity: state.identity, until: entry.seq, revoked: entry.event === 'revoked' },
+    ],
+  };
 }

@@ -86,6 +86,19 @@ function stubApi() {
         body: Readable.from([Buffer.from(text)]),
       });
     },
+    revocate(options: { resume?: boolean }) {
+      calls.push(options.resume === true ? 'revocate --resume' : 'revocate');
+      return Promise.resolve({
+        seq: 1,
+        ownRewritten: 3,
+        filesRekeyed: 2,
+        sharedRewritten: 0,
+        sharedReadOnly: 0,
+        skipped: 0,
+        ms: 120,
+        passwordChanged: false,
+      });
+    },
     mkdir(path: string) {
       dirs.add(path);
       return Promise.resolve();
@@ -197,9 +210,18 @@ describe('the shell over a pipe', () => {
     expect(run.files.has('/alice/r\u00e9sum\u00e9')).toBe(true);
   });
 
-  it('says plainly that revocate is not there yet', async () => {
-    const run = await shell(['revocate']);
-    expect(run.err).toBe('error: revocate is not available yet: it arrives with key revocation\n');
+  it('runs revocate and prints what it replaced; refuses a new password from a script', async () => {
+    const stub = stubApi();
+    const run = await shell(['revocate', 'revocate --new-password', 'revocate --frob'], { stub });
+    expect(run.out).toContain('Keys replaced for alice (key log event 1)');
+    expect(run.out).toContain(
+      'own entries signed with the new key   3 (2 files with a new file key)',
+    );
+    expect(run.err).toBe(
+      'error: revocate --new-password asks for the new password: run it at a terminal, or run passwd afterwards\n' +
+        'error: usage: revocate [--resume] [--new-password]\n',
+    );
+    expect(stub.calls).toContain('revocate');
     expect(run.code).toBe(1);
   });
 

@@ -10,10 +10,10 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryClient } from '../../src/client/directory-client.js';
 import { type FileContext, readFile, writeFile } from '../../src/client/files.js';
+import { openFileMeta } from '../../src/client/file-codec.js';
 import { list, mkdir, resolve } from '../../src/client/namespace.js';
 import { permissions, share, sharedWithMe, unshare } from '../../src/client/sharing.js';
-import type { Grant } from '../../src/interface/directory-store.js';
-import { parseGrantWords } from '../../src/interface/grants.js';
+import { type AclGrant, parseGrantWords } from '../../src/interface/grants.js';
 import { parseUserName, type UserName } from '../../src/interface/names.js';
 import { parsePath, type PathName } from '../../src/interface/paths.js';
 import { IdentityKeys } from '../../src/crypto/identity.js';
@@ -22,7 +22,7 @@ import { signDirEntry } from '../../src/wire/dir-entry.js';
 import { createReplicator } from '../../src/peer/replication.js';
 import { type BlockNetwork, startBlockNetwork } from '../helpers/block-network.js';
 import { goodPassword, startTestDirectory, type TestDirectory } from '../helpers/directory.js';
-import { expectKindAsync } from '../helpers/expect-error.js';
+import { expectKind, expectKindAsync } from '../helpers/expect-error.js';
 
 // eslint-disable-next-line @typescript-eslint/require-await -- a source with nothing to wait for
 async function* bytesOf(text: string): AsyncIterable<Uint8Array> {
@@ -169,7 +169,7 @@ describe('sharing', () => {
 
   it('lets only the owner share, unshare or change rights', async () => {
     const { bob, carol } = ctx;
-    const grants: Grant[] = parseGrantWords(['dave', 'r']);
+    const grants: AclGrant[] = parseGrantWords(['dave', 'r']);
     await expectKindAsync('permission', share(carol, p('/alice/team5.txt'), grants));
     await expectKindAsync('permission', share(bob, p('/alice/team5.txt'), grants));
     await expectKindAsync(
@@ -234,6 +234,11 @@ describe('sharing', () => {
     inject(now.body.id, forged, now.body.version + 1, 'carol');
     await expectKindAsync('integrity', readFile(alice, p('/alice/removed.txt')));
     await expectKindAsync('integrity', readFile(bob, p('/alice/removed.txt')));
+    // One tampered entry does not hide bob's other shares, nor does listing hide it.
+    expect(await textOf(bob, p('/alice/team5.txt'))).toBe('v2 by carol');
+    await expectKindAsync('integrity', list(bob, p('/alice')));
+    inject(now.body.id, now.envelope, now.body.version, 'alice');
+    expect(await textOf(bob, p('/alice/removed.txt'))).toBe('one');
   });
 
   it('refuses to share with a user whose keys at the directory do not verify', async () => {
@@ -278,6 +283,72 @@ describe('sharing', () => {
       fix.close();
     }
   });
+
+  it.each([
+    ['eagerly (the content is sealed again)', undefined, true],
+    ['lazily (the content keeps its key, carried under the new one)', 0, false],
+  ])(
+    'replaces the key when a user loses access, %s: the removed user opens nothing new',
+    async (_how, eagerRekeyMaxBytes, eager) => {
+      const { alice, bob, carol } = ctx;
+      const owner = {
+        ...alice,
+        ...(eagerRekeyMaxBytes === undefined ? {} : { eagerRekeyMaxBytes }),
+      };
+      const name = `/alice/rekey-${eager ? 'eager' : 'lazy'}.txt`;
+      await writeFile(alice, p(name), bytesOf('before the unshare'), {
+        mode: 'create',
+        grants: parseGrantWords(['bob', 'r', 'carol', 'r']),
+      });
+      // bob keeps what he could hold: the file key and the block list of the current version.
+      const kept = await resolve(bob, p(name));
+      const keptMeta = openFileMeta(
+        kept.key,
+        { fileId: kept.body.id, version: kept.body.version },
+        kept.body.meta,
+      );
+      await unshare(owner, p(name), [parseUserName('bob')]);
+      const after = await resolve(alice, p(name));
+      expect(Object.keys(after.body.keys).sort()).toEqual(['alice', 'carol']);
+      // The new version's metadata and name label open only with the new key.
+      expectKind('integrity', () =>
+        openFileMeta(
+          kept.key,
+          { fileId: after.body.id, version: after.body.version },
+          after.body.meta,
+        ),
+      );
+      expect(Buffer.compare(after.key.expose(), kept.key.expose())).not.toBe(0);
+      const now = openFileMeta(
+        after.key,
+        { fileId: after.body.id, version: after.body.version },
+        after.body.meta,
+      );
+      if (eager) {
+        // Sealed again: no block of the current version is one bob held.
+        expect(now.contentKey).toBeUndefined();
+        expect(now.blocks.some((b) => keptMeta.blocks.includes(b))).toBe(false);
+      } else {
+        expect(now.blocks).toEqual(keptMeta.blocks);
+        expect(Buffer.compare(now.contentKey!.expose(), kept.key.expose())).toBe(0);
+      }
+      // What alice writes next opens with neither bob's old key nor anything bob can fetch.
+      await writeFile(alice, p(name), bytesOf('after the unshare'));
+      const next = await resolve(alice, p(name));
+      expectKind('integrity', () =>
+        openFileMeta(
+          kept.key,
+          { fileId: next.body.id, version: next.body.version },
+          next.body.meta,
+        ),
+      );
+      await expectKindAsync('not-exist', readFile(bob, p(name)));
+      // carol and alice read on without noticing, history included.
+      expect(await textOf(carol, p(name))).toBe('after the unshare');
+      expect(await textOf(carol, p(name), 1)).toBe('before the unshare');
+      expect(await textOf(alice, p(name), after.body.version)).toBe('before the unshare');
+    },
+  );
 
   it('treats Unicode twins, case twins and object-property names as ordinary names', async () => {
     const { alice, constructor: user } = ctx;

@@ -214,6 +214,114 @@ describe('one-shot commands against a real network', () => {
     noStack(read.err);
   });
 
+  it('restore --version: a live file is reverted, a deleted one comes back as that version', async () => {
+    for (const text of ['one', 'two', 'three']) {
+      expect((await pv(['write', 'v.txt', ...at(0)], { input: text })).status).toBe(0);
+    }
+    const revert = await pv(['restore', 'v.txt', '--version', '1', ...at(0)]);
+    expect(revert.status, revert.err).toBe(0);
+    expect(revert.out).toBe('/alice/v.txt: version 1 is now the newest (version 4)\n');
+    expect((await pv(['read', 'v.txt', ...at(0)])).out).toBe('one');
+    const json = await pv(['restore', 'v.txt', '-v', '2', '--json', ...at(0)]);
+    expect(json.status, json.err).toBe(0);
+    expect(JSON.parse(json.out)).toEqual({
+      restored: 1,
+      path: '/alice/v.txt',
+      kind: 'file',
+      version: 5,
+      reverted: true,
+      from: 2,
+    });
+    // Every version is still there: the revert only added one.
+    const versions = JSON.parse((await pv(['versions', 'v.txt', '--json', ...at(0)])).out) as {
+      version: number;
+    }[];
+    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
+
+    expect((await pv(['rm', 'v.txt', ...at(0)])).status).toBe(0);
+    const back = await pv(['restore', 'v.txt', '--version', '3', '--json', ...at(0)]);
+    expect(back.status, back.err).toBe(0);
+    expect(JSON.parse(back.out)).toEqual({
+      restored: 1,
+      path: '/alice/v.txt',
+      kind: 'file',
+      version: 7,
+      reverted: false,
+      from: 3,
+    });
+    expect((await pv(['read', 'v.txt', ...at(0)])).out).toBe('three');
+
+    // Deleted, a new file of the name made, and the old one back under another name.
+    expect((await pv(['rm', 'v.txt', ...at(0)])).status).toBe(0);
+    expect((await pv(['write', 'v.txt', ...at(0)], { input: 'new' })).status).toBe(0);
+    const renamed = await pv(['restore', 'v.txt', '--as', 'v-old.txt', '-v', '2', ...at(0)]);
+    expect(renamed.status, renamed.err).toBe(0);
+    expect(renamed.out).toBe('restored v.txt as /alice/v-old.txt from version 2 (now version 9)\n');
+    expect((await pv(['read', 'v-old.txt', ...at(0)])).out).toBe('two');
+    expect((await pv(['read', 'v.txt', ...at(0)])).out).toBe('new');
+
+    for (const bad of ['0', 'x', '1.5']) {
+      const run = await pv(['restore', 'v.txt', '--version', bad, ...at(0)]);
+      expect(run.status, bad).toBe(2);
+      expect(run.err, bad).toContain('--version is a version number such as 3');
+    }
+    const missing = await pv(['restore', 'v.txt', '--version', '99', '--json', ...at(0)]);
+    expect(missing.status).toBe(5);
+    expect(JSON.parse(missing.out)).toMatchObject({ error: { kind: 'not-exist' } });
+    noStack(missing.err);
+  });
+
+  it('trash purge: refused without --yes off a terminal; --yes deletes for good', async () => {
+    expect((await pv(['write', 'p.txt', ...at(0)], { input: 'purge me' })).status).toBe(0);
+    expect((await pv(['rm', 'p.txt', ...at(0)])).status).toBe(0);
+    const trash = JSON.parse((await pv(['trash', '--json', ...at(0)])).out) as { path: string }[];
+    expect(trash.map((item) => item.path)).toContain('/alice/p.txt');
+
+    const refused = await pv(['trash', 'purge', 'p.txt', ...at(0)]);
+    expect(refused.status).toBe(2);
+    expect(refused.err).toContain(
+      'standard input is not a terminal to ask on; confirm with `peervault trash purge p.txt --yes`',
+    );
+    noStack(refused.err);
+    const refusedJson = await pv(['trash', 'purge', 'p.txt', '--json', ...at(0)]);
+    expect(JSON.parse(refusedJson.out)).toMatchObject({ error: { kind: 'invalid' } });
+
+    const purged = await pv(['trash', 'purge', 'p.txt', '--yes', '--json', ...at(0)]);
+    expect(purged.status, purged.err).toBe(0);
+    expect(JSON.parse(purged.out)).toEqual({ path: 'p.txt', purged: 1 });
+    const restore = await pv(['restore', 'p.txt', ...at(0)]);
+    expect(restore.status).toBe(5);
+    expect((await pv(['trash', 'purge', 'p.txt', '-y', ...at(0)])).status).toBe(5);
+    expect((await pv(['trash', '--yes', ...at(0)])).status).toBe(2);
+  });
+
+  it('retention shows and sets how long deleted files stay in the trash', async () => {
+    const bounds = { defaultMs: 30 * 86_400_000, minMs: 86_400_000, maxMs: 3650 * 86_400_000 };
+    const show = await pv(['retention', ...at(0)]);
+    expect(show.status, show.err).toBe(0);
+    expect(show.out).toBe(
+      "deleted files stay in your trash for 30d (the directory's default; you may choose 1d to 3650d)\n",
+    );
+    const set = await pv(['retention', '90d', '--json', ...at(0)]);
+    expect(set.status, set.err).toBe(0);
+    expect(JSON.parse(set.out)).toEqual({ retentionMs: 90 * 86_400_000, own: true, ...bounds });
+    expect((await pv(['retention', ...at(0)])).out).toBe(
+      "deleted files stay in your trash for 90d (your setting; the directory's default is 30d; you may choose 1d to 3650d)\n",
+    );
+    for (const [bad, message] of [
+      ['1h', 'a retention is between 1d and 3650d at this directory, not 1h'],
+      ['3651d', 'retention wants a duration such as 30s, 10m, 2h or 30d, not "3651d"'],
+      ['soon', 'retention wants a duration such as 30s, 10m, 2h or 30d, not "soon"'],
+    ] as const) {
+      const run = await pv(['retention', bad, ...at(0)]);
+      expect(run.status, bad).toBe(2);
+      expect(run.err, bad).toContain(message);
+      noStack(run.err);
+    }
+    const reset = await pv(['retention', 'default', '--json', ...at(0)]);
+    expect(JSON.parse(reset.out)).toEqual({ retentionMs: 30 * 86_400_000, own: false, ...bounds });
+  });
+
   it('rmdir of a non-empty directory is exit 8 and points at -r; rmdir -r removes it', async () => {
     expect((await pv(['mkdir', 'old', ...at(0)])).status).toBe(0);
     expect((await pv(['mkdir', 'old/sub', ...at(0)])).status).toBe(0);
@@ -380,6 +488,7 @@ describe('one-shot commands against a real network', () => {
       version: expect.any(Number) as number,
       writer: 'alice',
       grants: [{ user: 'bob', right: 'w' }],
+      users: [{ user: 'bob', right: 'w' }],
       inherited: false,
     });
 

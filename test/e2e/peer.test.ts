@@ -202,6 +202,49 @@ describe('peers as real processes', () => {
     expect(peer.proc.stderr()).toContain('this block belongs to another file');
   });
 
+  it('refuses, within seconds, a capability signed with a key its user has revoked; takes the new key at once', async () => {
+    const peer = peers[0]!;
+    const address = { address: peer.proc.ready.listen, key: peer.key };
+    await client.register('rita', goodPassword('rita'));
+    const session = await client.login('rita', goodPassword('rita'));
+    const stolen = session.identity.signing;
+    const asRita = (id: BlockId, ops: ('put' | 'get')[], key: SigningKeyPair) =>
+      capFor(peer.key, id, ops, key, { user: 'rita' });
+    const block = sealedBlock('rita only');
+    await blocks.put(address, block.id, block.bytes, asRita(block.id, ['put'], stolen));
+    await blocks.get(address, block.id, asRita(block.id, ['get'], stolen));
+    // rita revokes; the thief keeps the old key.
+    await client.revokeKeys(session);
+    const fresh = session.identity.signing;
+    const back = await blocks.get(address, block.id, asRita(block.id, ['get'], fresh));
+    expect(Buffer.compare(back, block.bytes)).toBe(0);
+    const started = Date.now();
+    let refusedAfter: number | undefined;
+    while (Date.now() - started < 10_000) {
+      try {
+        await blocks.get(address, block.id, asRita(block.id, ['get'], stolen));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      } catch (err) {
+        expect((err as { kind?: string }).kind).toBe('permission');
+        refusedAfter = Date.now() - started;
+        break;
+      }
+    }
+    expect(refusedAfter, 'the stolen key kept working').toBeDefined();
+    expect(refusedAfter!).toBeLessThan(5_000);
+    // And for good: every peer refuses it.
+    for (const other of peers) {
+      await expectKindAsync(
+        'permission',
+        blocks.get(
+          { address: other.proc.ready.listen, key: other.key },
+          block.id,
+          capFor(other.key, block.id, ['get'], stolen, { user: 'rita' }),
+        ),
+      );
+    }
+  });
+
   it('catches a flipped bit in a stored block, reports it, and never serves it', async () => {
     const peer = peers[1]!;
     const address = { address: peer.proc.ready.listen, key: peer.key };

@@ -70,14 +70,15 @@ describe("the seed's example session against the demo network", () => {
       'quit',
     ]);
     const content = ['Team 5 meets on Thursday.', 'Bring the laptops.'];
-    expect(run.stdout).toBe(
+    const [before, revocation] = run.stdout.split(/(?=Keys replaced for alice)/);
+    expect(before).toBe(
       [...content, 'team5.txt', 'pcs.txt/', ...content, 'team5.txt', ''].join('\n'),
     );
-    expect(run.stderr.split('\n')).toEqual([
-      'error: revocate is not available yet: it arrives with key revocation',
-      '',
-    ]);
-    expect(run.code).toBe(1);
+    // revocate: new keys; team5.txt (shared with bob and carol) gets a new file key.
+    expect(revocation).toMatch(/^Keys replaced for alice \(key log event 1\)/);
+    expect(revocation).toContain('(1 file with a new file key)');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
   });
 
   it('keeps what alice wrote from bob, through the same network', async () => {

@@ -243,4 +243,59 @@ describe('peervault shell', () => {
     expect(run.stderr).toContain('is not answering; start it with');
     expect(run.code).toBe(13);
   });
+
+  // Last, so that what these make does not show in the listings of the tests above.
+  it('restores a chosen version: -v N on a live file, --version N from the trash', async () => {
+    const run = await shell('alice', [
+      'cat r.txt one',
+      'cat r.txt two',
+      'cat r.txt three',
+      'restore r.txt -v 1',
+      'read r.txt',
+      'rm r.txt',
+      'restore r.txt --version 2',
+      'read r.txt',
+      'restore r.txt -v 9',
+      'restore r.txt -v x',
+      'restore r.txt -v',
+    ]);
+    expect(run.stdout).toBe(
+      [
+        '/alice/r.txt: version 1 is now the newest (version 4)',
+        'one',
+        'restored r.txt from version 2 (now version 6)',
+        'two',
+        '',
+      ].join('\n'),
+    );
+    expect(run.stderr).toBe(
+      [
+        'error: /alice/r.txt has no readable version 9; see `versions`',
+        'error: -v is a version number such as 3, not "x"',
+        'error: usage: restore FILE [--as NEWNAME] [-v N]',
+        '',
+      ].join('\n'),
+    );
+    expect(run.code).toBe(1);
+  });
+
+  it('shows and sets how long deleted files stay in the trash (retention)', async () => {
+    const run = await shell('bob', [
+      'retention',
+      'retention 90d',
+      'retention 1h',
+      'retention default',
+    ]);
+    expect(run.stdout).toBe(
+      [
+        "deleted files stay in your trash for 30d (the directory's default; you may choose 1d to 3650d)",
+        "deleted files stay in your trash for 90d (your setting; the directory's default is 30d; you may choose 1d to 3650d)",
+        "deleted files stay in your trash for 30d (the directory's default; you may choose 1d to 3650d)",
+        '',
+      ].join('\n'),
+    );
+    expect(run.stderr).toBe(
+      'error: a retention is between 1d and 3650d at this directory, not 1h\n',
+    );
+  });
 });

@@ -83,7 +83,7 @@ describe('dir-entry', () => {
       { ...wire, label: new Uint8Array(10_000) },
       { ...wire, label: 'a name' },
       (({ label: _l, ...rest }) => rest)(wire),
-      { ...wire, aclCert: new Uint8Array(17 * 1024) },
+      { ...wire, aclCert: new Uint8Array(33 * 1024) },
       { ...wire, aclCert: null },
       (({ aclCert: _c, ...rest }) => rest)(wire),
     ];

@@ -8,13 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
 import { newFileId } from '../../src/crypto/random.js';
 import { signMessage } from '../../src/crypto/sign.js';
+import { groupRef, parseGroupName } from '../../src/interface/groups.js';
 import type { FileId } from '../../src/interface/ids.js';
 import { parseUserName, type UserName } from '../../src/interface/names.js';
 import {
   type AclClaim,
   checkEntryAuthority,
   checkWriterFollows,
-  type EntryAcl,
+  type EntryAclInput,
   isInheritedAcl,
   maxAclUsers,
   openEntryAcl,
@@ -26,10 +27,11 @@ import { expectKind, flipByte } from '../helpers/expect-error.js';
 const [alice, bob, carol, dave, mallory] = ['alice', 'bob', 'carol', 'dave', 'mallory'].map(
   parseUserName,
 ) as [UserName, UserName, UserName, UserName, UserName];
+const team = groupRef(parseGroupName('team'));
 const aliceKey = SigningKeyPair.generate();
 const malloryKey = SigningKeyPair.generate();
 
-const aclFor = (entry: FileId, r: UserName[], w: UserName[], version = 1): EntryAcl => ({
+const aclFor = (entry: FileId, r: UserName[], w: UserName[], version = 1): EntryAclInput => ({
   entry,
   owner: alice,
   version,
@@ -61,7 +63,19 @@ describe('entry-acl', () => {
 
   it('round-trips: readers and writers sorted, a user named as both kept as a writer', () => {
     const opened = openEntryAcl(cert, aliceKey.publicKey);
-    expect(opened).toEqual({ entry: file, owner: alice, version: 1, r: [bob, dave], w: [carol] });
+    expect(opened).toEqual({
+      entry: file,
+      owner: alice,
+      version: 1,
+      r: [bob, dave],
+      w: [carol],
+      // Without grants given, the certificate says its users were granted directly.
+      grants: [
+        { user: bob, right: 'r' },
+        { user: carol, right: 'w' },
+        { user: dave, right: 'r' },
+      ],
+    });
     const both = signEntryAcl(aliceKey, aclFor(file, [bob, carol], [carol, carol]));
     expect(openEntryAcl(both, aliceKey.publicKey)).toMatchObject({ r: [bob], w: [carol] });
     // Equal ACLs give equal bytes, whatever order they were given in.
@@ -87,7 +101,17 @@ describe('entry-acl', () => {
   });
 
   it('refuses a certificate body the owner signed that breaks its own rules', () => {
-    const body = { entry: file, owner: alice, version: 1, r: [bob], w: [carol] };
+    const body = {
+      entry: file,
+      owner: alice,
+      version: 1,
+      r: [bob],
+      w: [carol],
+      grants: [
+        ['bob', 'r'],
+        ['carol', 'w'],
+      ],
+    };
     const variants: Record<string, unknown>[] = [
       { ...body, r: [bob], w: [bob] }, // both reader and writer
       { ...body, w: [alice] }, // the owner listed
@@ -102,6 +126,110 @@ describe('entry-acl', () => {
         openEntryAcl(signMessage(aliceKey, 'entry-acl', v as never), aliceKey.publicKey),
       );
     }
+  });
+
+  it('keeps the grants as given, groups included, beside the users they came to', () => {
+    const withGroup = signEntryAcl(aliceKey, {
+      ...aclFor(file, [bob, dave], [carol]),
+      grants: [
+        { user: carol, right: 'w' },
+        { user: team, right: 'r' },
+        { user: team, right: 'r' },
+      ],
+    });
+    expect(openEntryAcl(withGroup, aliceKey.publicKey).grants).toEqual([
+      { user: '@team', right: 'r' },
+      { user: carol, right: 'w' },
+    ]);
+    // What a group held is not known to a reader: any readers may have come from @team.
+    expect(openEntryAcl(withGroup, aliceKey.publicKey).r).toEqual([bob, dave]);
+  });
+
+  it('refuses to sign grants that do not agree with the readers and writers', () => {
+    const sign = (r: UserName[], w: UserName[], grants: EntryAclInput['grants']) =>
+      signEntryAcl(aliceKey, { ...aclFor(file, r, w), grants });
+    // carol granted w directly, but listed only as a reader.
+    expectKind('invalid', () => sign([carol], [], [{ user: carol, right: 'w' }]));
+    // A writer with no w grant and no group that writes.
+    expectKind('invalid', () => sign([], [carol], [{ user: team, right: 'r' }]));
+    // A reader nobody granted, with no group at all.
+    expectKind('invalid', () => sign([bob, dave], [], [{ user: bob, right: 'r' }]));
+    // The owner among the grants.
+    expectKind('invalid', () => sign([], [], [{ user: alice, right: 'r' }]));
+    // A group that writes may account for writers and readers alike.
+    expect(() => sign([bob], [carol], [{ user: team, right: 'w' }])).not.toThrow();
+  });
+
+  it('refuses grants the owner signed that break the rules', () => {
+    const body = {
+      entry: file,
+      owner: alice,
+      version: 1,
+      r: [bob],
+      w: [carol],
+      grants: [
+        ['@team', 'r'],
+        ['carol', 'w'],
+      ],
+    };
+    const variants: Record<string, unknown>[] = [
+      { ...body, grants: [body.grants[1], body.grants[0]] }, // not sorted
+      {
+        ...body,
+        grants: [
+          ['@team', 'r'],
+          ['@team', 'w'],
+          ['carol', 'w'],
+        ],
+      }, // a grantee twice
+      {
+        ...body,
+        grants: [
+          ['@team', 'x'],
+          ['carol', 'w'],
+        ],
+      },
+      {
+        ...body,
+        grants: [
+          ['@Team', 'r'],
+          ['carol', 'w'],
+        ],
+      },
+      {
+        ...body,
+        grants: [
+          ['@team', 'r', 'w'],
+          ['carol', 'w'],
+        ],
+      },
+      {
+        ...body,
+        grants: [
+          ['@team', 'r'],
+          ['alice', 'r'],
+          ['carol', 'w'],
+        ],
+      }, // the owner
+      {
+        ...body,
+        grants: [
+          ['@team', 'r'],
+          ['carol', 'r'],
+        ],
+      }, // a writer granted only r
+      { ...body, grants: [['carol', 'w']] }, // bob from nowhere
+      { ...body, grants: 'carol' },
+      (({ grants: _g, ...rest }) => rest)(body),
+    ];
+    for (const v of variants) {
+      expectKind('integrity', () =>
+        openEntryAcl(signMessage(aliceKey, 'entry-acl', v as never), aliceKey.publicKey),
+      );
+    }
+    expect(openEntryAcl(signMessage(aliceKey, 'entry-acl', body), aliceKey.publicKey).w).toEqual([
+      carol,
+    ]);
   });
 
   it('refuses to sign an ACL naming the owner or too many users', () => {

@@ -9,6 +9,7 @@ import { parseUserName } from '../../src/interface/names.js';
 import {
   chainHash,
   makeGenesis,
+  makeRevocation,
   makeRotation,
   verifyKeyLog,
   verifyKeyLogAppend,
@@ -90,5 +91,83 @@ describe('key log', () => {
         expectKind('integrity', () => verifyKeyLog(alice, tampered));
       }
     }
+  });
+
+  describe('revocation', () => {
+    const start = () => {
+      const k0 = IdentityKeys.generate();
+      const e0 = makeGenesis(alice, k0, 1000);
+      return { k0, e0, s0: verifyKeyLog(alice, [e0]) };
+    };
+
+    it('replaces a key with one signed by the old key and proved by the new, and remembers the old', () => {
+      const { k0, e0, s0 } = start();
+      const k1 = IdentityKeys.generate();
+      const e1 = makeRevocation(s0, k0.signing, k1, 2000);
+      const state = verifyKeyLog(alice, [e0, e1]);
+      expect(state.seq).toBe(1);
+      expect(Buffer.compare(state.identity.signingKey, k1.signing.publicKey)).toBe(0);
+      expect(state.replaced).toHaveLength(1);
+      expect(state.replaced![0]).toMatchObject({ until: 1, revoked: true });
+      expect(Buffer.compare(state.replaced![0]!.identity.signingKey, k0.signing.publicKey)).toBe(0);
+    });
+
+    it('refuses a revocation signed by the thief of the old key with a proof by another key', () => {
+      const { k0, s0 } = start();
+      const wanted = IdentityKeys.generate();
+      const thief = IdentityKeys.generate();
+      // The proof must be by the key the event introduces: a proof by any other key fails.
+      const genuine = makeRevocation(s0, k0.signing, thief, 2000);
+      const swapped = makeRevocation(s0, k0.signing, wanted, 2000);
+      expect(() => verifyKeyLogAppend(s0, genuine)).not.toThrow();
+      // Re-sign the body of one with the proof of the other: integrity.
+      const forged = signMessage(k0.signing, 'key-log-entry', {
+        user: alice,
+        seq: 1,
+        prev: s0.head,
+        event: 'revoked',
+        identity: encodePublicIdentity(wanted.public),
+        time: 2000,
+        proof: signMessage(thief.signing, 'key-proof', {
+          user: alice,
+          seq: 1,
+          prev: s0.head,
+          identity: encodePublicIdentity(wanted.public),
+        }),
+      });
+      expectKind('integrity', () => verifyKeyLogAppend(s0, forged));
+      expect(() => verifyKeyLogAppend(s0, swapped)).not.toThrow();
+    });
+
+    it('refuses a revocation without a proof, with a proof for another place, or signed by the new key only', () => {
+      const { k0, e0, s0 } = start();
+      const k1 = IdentityKeys.generate();
+      const noProof = signMessage(k0.signing, 'key-log-entry', {
+        user: alice,
+        seq: 1,
+        prev: s0.head,
+        event: 'revoked',
+        identity: encodePublicIdentity(k1.public),
+        time: 2000,
+      });
+      expectKind('integrity', () => verifyKeyLogAppend(s0, noProof));
+      const elsewhere = signMessage(k0.signing, 'key-log-entry', {
+        user: alice,
+        seq: 1,
+        prev: s0.head,
+        event: 'revoked',
+        identity: encodePublicIdentity(k1.public),
+        time: 2000,
+        proof: signMessage(k1.signing, 'key-proof', {
+          user: alice,
+          seq: 7,
+          prev: s0.head,
+          identity: encodePublicIdentity(k1.public),
+        }),
+      });
+      expectKind('integrity', () => verifyKeyLogAppend(s0, elsewhere));
+      const selfSigned = makeRevocation(s0, k1.signing, k1, 2000);
+      expectKind('integrity', () => verifyKeyLog(alice, [e0, selfSigned]));
+    });
   });
 });

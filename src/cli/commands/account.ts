@@ -8,6 +8,8 @@ import type { Command } from '../command.js';
 import { HintedError } from '../hinted-error.js';
 import { LocalApi } from '../local-api.js';
 import { readPasswords } from '../passwords.js';
+import { deviceLines } from '../devices-output.js';
+import { revocationLines, revocationProgress } from '../revocate-output.js';
 import {
   commandHelp,
   forgetSession,
@@ -231,6 +233,111 @@ session of the account ends (on every peer): log in again afterwards.`,
     ctx.print({ user: session.user, changed: true }, [
       `Password changed for ${session.user}. Every session of ${session.user} has ended;`,
       `log in again with \`peervault login --user ${session.user}\`.`,
+    ]);
+    return 0;
+  }),
+};
+
+export const revocateCommand: Command = {
+  name: 'revocate',
+  summary: 'replace your keys (a suspected compromise)',
+  help: commandHelp({
+    usage: 'revocate [--resume] [--new-password]',
+    about: `Replaces your signing and encryption keys, for when you suspect they were stolen: the key
+log records the revocation (signed by the old key and the new), every other session of yours
+ends, and everything you own gets a new version under the new key (files a new file key), so
+nothing written from now on opens with the old keys and nothing signed with them is accepted.
+Shows progress on a terminal and asks nothing. --resume finishes a revocation that was
+interrupted. --new-password also changes your password (asked at a terminal); every session
+then ends.`,
+    session: true,
+    examples: ['peervault revocate', 'peervault revocate --json', 'peervault revocate --resume'],
+  }),
+  run: oneShot(
+    'revocate',
+    { resume: { type: 'boolean' }, 'new-password': { type: 'boolean' } },
+    async (ctx) => {
+      positionalArgs(ctx.positionals, [], [], 'peervault revocate', ctx.op);
+      let newPassword: string | undefined;
+      if (ctx.flags['new-password'] === true) {
+        if (ctx.terminal.input.isTTY !== true) {
+          throw new FsError(
+            'invalid',
+            '--new-password asks for the new password at a terminal; in a script, run `peervault passwd` afterwards',
+            { op: ctx.op },
+          );
+        }
+        [newPassword] = await readPasswords(
+          {},
+          { labels: ['New password'], confirmLast: true },
+          ctx.op,
+          ctx.terminal,
+        );
+      }
+      const session = await ctx.session();
+      const progress = revocationProgress(ctx.terminal.output as NodeJS.WriteStream);
+      let summary;
+      try {
+        summary = await session.api.revocate(
+          {
+            ...(ctx.flags.resume === true ? { resume: true } : {}),
+            ...(newPassword === undefined ? {} : { newPassword }),
+          },
+          (p) => progress.update(p),
+        );
+      } finally {
+        progress.done();
+      }
+      if (summary.passwordChanged) {
+        const saved = await loadSession(session.location.dataDir).catch(() => undefined);
+        if (saved?.user === session.user) forgetSession(session.location.dataDir);
+      }
+      ctx.print({ user: session.user, ...summary }, revocationLines(session.user, summary));
+      return 0;
+    },
+  ),
+};
+
+export const devicesCommand: Command = {
+  name: 'devices',
+  summary: 'list your sessions; revoke one (and replace your keys)',
+  help: commandHelp({
+    usage: 'devices [revoke ID]',
+    about: `Lists the live sessions of your account, one per login at a peer (* marks this one), with
+the fingerprint of each session's device key. \`devices revoke ID\` ends that session and then
+replaces your keys as \`revocate\` does, since that device held them unlocked: every other
+session ends too.`,
+    session: true,
+    examples: ['peervault devices', 'peervault devices revoke 4kJ2…', 'peervault devices --json'],
+  }),
+  run: oneShot('devices', {}, async (ctx) => {
+    const [verb, id] = positionalArgs(
+      ctx.positionals,
+      [],
+      ['revoke', 'ID'],
+      'peervault devices [revoke ID]',
+      ctx.op,
+    );
+    const session = await ctx.session();
+    if (verb === undefined) {
+      const list = await session.api.devices();
+      ctx.print({ devices: list }, deviceLines(list));
+      return 0;
+    }
+    if (verb !== 'revoke' || id === undefined) {
+      throw new FsError('invalid', 'usage: peervault devices [revoke ID]', { op: ctx.op });
+    }
+    await session.api.endDevice(id);
+    const progress = revocationProgress(ctx.terminal.output as NodeJS.WriteStream);
+    let summary;
+    try {
+      summary = await session.api.revocate({}, (p) => progress.update(p));
+    } finally {
+      progress.done();
+    }
+    ctx.print({ ended: id, user: session.user, ...summary }, [
+      `Ended session ${id}.`,
+      ...revocationLines(session.user, summary),
     ]);
     return 0;
   }),

@@ -1,20 +1,22 @@
 /**
- * `peervault directory`: run the directory service (the seed's "CDS"), make its keys, or make
- * invite codes.
+ * `peervault directory`: run the directory service (the seed's "CDS"), make its keys, make
+ * invite codes, or name the admins who read the whole audit log.
  *
  * The services are imported when a command runs, not when the CLI starts: they pull in the
  * web server, the databases and OPAQUE, which every other `peervault` command would pay for.
  */
 import { randomBytes } from 'node:crypto';
 import { FsError } from '../../interface/errors.js';
+import { parseUserName } from '../../interface/names.js';
 import { parseDuration, parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 
 const help = `Usage:
   peervault directory [--data DIR] [--listen HOST:PORT] [--database URL] [--registration open|invite]
-                     [--retention T] [--json]
+                     [--retention T] [--min-retention T] [--json]
   peervault directory init [--data DIR] [--json]
   peervault directory invite [--data DIR] [--database URL] [--days N]
+  peervault directory admin add|remove USER [--data DIR] [--database URL]
 
 Runs the directory: accounts, public keys, the encrypted file tree and the peer registry, over
 HTTPS (TLS 1.3) with a certificate that carries the directory's identity key. Clients pin the
@@ -25,11 +27,16 @@ fingerprint it prints.
   --database URL      use PostgreSQL (postgres://…) instead of SQLite; also DATABASE_URL
   --registration M    "open" (default) or "invite" (new accounts need an invite code)
   --retention T       how long deleted files stay in the trash before their owners' agents
-                      purge them and release their blocks, e.g. 7d (default 30d)
+                      purge them and release their blocks, e.g. 7d (default 30d), for users
+                      who set none of their own (\`peervault retention\`)
+  --min-retention T   the shortest retention a user may set (default 1d; the default above is
+                      always allowed); the longest is 3650d
   --json              print one JSON line {"url", "fingerprint"} when ready
 
   init     make the keys if missing and print the fingerprint, without serving
   invite   print a new single-use invite code (valid --days N, default 7)
+  admin    let USER read the whole audit log (add), or only the events about them (remove);
+           the change is itself recorded in the log (role.changed)
 
 Back up the data directory: it holds the identity key and the OPAQUE key without which no
 user can unlock their keys.`;
@@ -45,14 +52,19 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       database: { type: 'string' },
       registration: { type: 'string' },
       retention: { type: 'string' },
+      'min-retention': { type: 'string' },
       json: { type: 'boolean' },
     },
     'directory',
   );
-  const retention =
-    flags.retention === undefined
+  const retention = {
+    ...(flags.retention === undefined
       ? {}
-      : { retentionMs: parseDuration(flags.retention, '--retention') };
+      : { retentionMs: parseDuration(flags.retention, '--retention') }),
+    ...(flags['min-retention'] === undefined
+      ? {}
+      : { minRetentionMs: parseDuration(flags['min-retention'], '--min-retention') }),
+  };
   const registration = flags.registration ?? 'open';
   if (registration !== 'open' && registration !== 'invite') {
     throw new FsError('invalid', '--registration is "open" or "invite"', { op: 'directory' });
@@ -128,6 +140,41 @@ async function invite(args: readonly string[], io: CommandIo): Promise<number> {
   return 0;
 }
 
+async function admin(args: readonly string[], io: CommandIo): Promise<number> {
+  const op = 'directory admin';
+  const { flags, positionals } = parseFlags(
+    args,
+    { data: { type: 'string' }, database: { type: 'string' } },
+    op,
+  );
+  const [action, name, ...extra] = positionals;
+  if ((action !== 'add' && action !== 'remove') || name === undefined || extra.length > 0) {
+    throw new FsError('invalid', 'usage: peervault directory admin add|remove USER', { op });
+  }
+  const user = parseUserName(name);
+  const role = action === 'add' ? 'admin' : 'user';
+  const { openDirectoryStore } = await import('../../directory/service.js');
+  const store = await openDirectoryStore(flags.data ?? defaultData, flags.database);
+  try {
+    await store.setRole(user, role, [
+      {
+        time: Date.now(),
+        event: 'role.changed',
+        // The operator at the directory's machine, not a user of it.
+        actor: null,
+        subjects: [user],
+        entry: null,
+        source: 'local',
+        details: { role },
+      },
+    ]);
+  } finally {
+    await store.close();
+  }
+  io.out(role === 'admin' ? `${user} is now an admin` : `${user} is no longer an admin`);
+  return 0;
+}
+
 export const directoryCommand: Command = {
   name: 'directory',
   summary: 'run the directory service (accounts, keys, encrypted tree, peers)',
@@ -136,6 +183,7 @@ export const directoryCommand: Command = {
     const [sub, ...rest] = args;
     if (sub === 'init') return init(rest, io);
     if (sub === 'invite') return invite(rest, io);
+    if (sub === 'admin') return admin(rest, io);
     if (sub !== undefined && !sub.startsWith('-')) {
       throw new FsError(
         'invalid',

@@ -1,16 +1,27 @@
 /**
  * The file commands: `ls`, `mkdir`, `touch`, `put`, `get`, `read`, `write`, `rm`, `rmdir`,
- * `stat`, and sharing: `share`, `unshare`, `perms`, `shared`. Each is one call (or one transfer)
- * through the local peer, which does all the encryption. Remote paths are PeerVault paths:
- * `/owner/a/b`, or relative to your own tree (`a/b`, `~/a/b`).
+ * `stat`; versions and the trash: `versions`, `restore`, `trash`, `retention`; and sharing:
+ * `share`, `unshare`, `perms`, `shared`. Each is one call (or one transfer) through the local
+ * peer, which does all the encryption. Remote paths are PeerVault paths: `/owner/a/b`, or
+ * relative to your own tree (`a/b`, `~/a/b`).
  */
 import { once } from 'node:events';
+import { createInterface } from 'node:readline/promises';
 import { Readable } from 'node:stream';
 import { FsError } from '../../interface/errors.js';
+import { parseDuration } from '../args.js';
 import type { Command } from '../command.js';
-import { checkUserNames, grantsOfWords, type LocalApi } from '../local-api.js';
+import { checkGrantees, grantsOfWords, type LocalApi } from '../local-api.js';
+import type { Terminal } from '../passwords.js';
 import { formatBytes } from '../progress.js';
-import { permissionLines, sharedLines, sharingLine } from '../shell/format.js';
+import {
+  permissionLines,
+  restoredLine,
+  retentionLine,
+  sharedLines,
+  sharingLine,
+  stillThroughLines,
+} from '../shell/format.js';
 import { download, upload } from '../transfer.js';
 import { commandHelp, formatTime, oneShot, positionalArgs } from '../session-options.js';
 
@@ -43,8 +54,9 @@ trailing /. With --json: the array of entries {name, kind, version, owner, write
 };
 
 /** How grants are written, for the help of the commands that take them. */
-const grantGrammar = `Grants are USER RIGHT pairs: r reads; w (or rw) writes, and so reads too. Only the
-owner shares; a grantee finds the entry at /OWNER/NAME (\`peervault shared\` lists them).`;
+const grantGrammar = `Grants are USER RIGHT pairs: r reads; w (or rw) writes, and so reads too. A USER may be
+one of your groups, @team (\`peervault group\`). Only the owner shares; a grantee finds the
+entry at /OWNER/NAME (\`peervault shared\` lists them).`;
 
 export const mkdirCommand: Command = {
   name: 'mkdir',
@@ -140,8 +152,11 @@ export const unshareCommand: Command = {
   help: commandHelp({
     usage: 'unshare PATH USER [USER ...]',
     about: `Withdraws every right of each USER on PATH, a file or folder you own; on a folder, on the
-folder and everything in it. Other users keep their rights. Only the owner unshares.
-With --json: {path, kind, entries, grants} (grants: everyone's rights on PATH afterwards).`,
+folder and everything in it. Other users keep their rights. Only the owner unshares. A USER
+may be one of your groups, @team: its grant is withdrawn. A user still in a group PATH is
+shared with keeps what the group gives, and is named (stillThrough).
+With --json: {path, kind, entries, grants, stillThrough?} (grants: everyone's rights on PATH
+afterwards).`,
     session: true,
     examples: ['peervault unshare team5.txt bob', 'peervault unshare projects bob carol'],
   }),
@@ -154,10 +169,10 @@ With --json: {path, kind, entries, grants} (grants: everyone's rights on PATH af
         { op: ctx.op },
       );
     }
-    checkUserNames(users, 'peervault unshare PATH USER [USER ...]');
+    checkGrantees(users, 'peervault unshare PATH USER [USER ...]');
     const { api } = await ctx.session();
     const change = await api.unshare(path, users);
-    ctx.print(change, sharingLine(change));
+    ctx.print(change, [sharingLine(change), ...stillThroughLines(change)]);
     return 0;
   }),
 };
@@ -169,7 +184,9 @@ export const permsCommand: Command = {
     usage: 'perms PATH',
     about: `Shows the owner and kind of PATH, who wrote its current version, each grant (read or
 write) and whether the grants were inherited from the folder it was created in.
-With --json: {path, kind, owner, version, writer, grants, inherited}.`,
+A grant to a group shows the group's members; \`users\` then lists everyone the grants come to.
+With --json: {path, kind, owner, version, writer, grants, users, inherited} (grants as given,
+a group's with its members; users: who may read and write, groups expanded).`,
     session: true,
     examples: ['peervault perms team5.txt', 'peervault perms projects --json'],
   }),
@@ -295,16 +312,7 @@ with --json only a failure is printed, as {"error": …}.`,
       ctx.op,
     );
     refuseJson(ctx.json, 'read', ctx.op);
-    const version = ctx.flags.version === undefined ? undefined : Number(ctx.flags.version);
-    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
-      throw new FsError(
-        'invalid',
-        `--version is a version number such as 3, not "${ctx.flags.version}"`,
-        {
-          op: ctx.op,
-        },
-      );
-    }
+    const version = versionOf(ctx.flags.version, ctx.op);
     const { api } = await ctx.session();
     await copyOut(api, path!, ctx.stdout, version);
     return 0;
@@ -366,33 +374,47 @@ export const rmCommand: Command = {
 
 export const restoreCommand: Command = {
   name: 'restore',
-  summary: 'restore a deleted file or directory',
+  summary: 'restore a deleted file or directory, or an old version of a file',
   help: commandHelp({
-    usage: 'restore PATH [--as NEWNAME]',
+    usage: 'restore PATH [--as NEWNAME] [--version N]',
     about: `Brings PATH back from your trash: the most recently deleted entry of that name in its folder
 (a directory with everything deleted below it). Only a file's owner can restore it. When a
-live entry has the name, restore under another one with --as NEWNAME. With --json:
-{path, restored} (the number of entries restored).`,
-    flags: '  --as NEWNAME        restore under this name, in the same folder',
+live entry has the name, restore under another one with --as NEWNAME.
+With --version N, a deleted file comes back as its version N; on a live file, version N
+becomes the newest (a new version with N's content: nothing is lost, \`versions PATH\` lists
+them all). With --json: {restored, path, kind, version, reverted, from} (restored: the number
+of entries; version: the newest now; reverted: whether a live file was reverted to version
+from).`,
+    flags: `  --as NEWNAME        restore under this name, in the same folder
+  -v, --version N     the version to restore (\`peervault versions PATH\` lists them)`,
     session: true,
-    examples: ['peervault restore team5.txt', 'peervault restore team5.txt --as team5-old.txt'],
+    examples: [
+      'peervault restore team5.txt',
+      'peervault restore team5.txt --as team5-old.txt',
+      'peervault restore notes.txt --version 3',
+    ],
   }),
-  run: oneShot('restore', { as: { type: 'string' } }, async (ctx) => {
-    const [path] = positionalArgs(
-      ctx.positionals,
-      ['PATH'],
-      [],
-      'peervault restore PATH [--as NEWNAME]',
-      ctx.op,
-    );
-    const { api } = await ctx.session();
-    const restored = await api.restore(path!, ctx.flags.as);
-    ctx.print(
-      { path, restored },
-      `restored ${path}${restored > 1 ? ` (${restored} entries)` : ''}`,
-    );
-    return 0;
-  }),
+  run: oneShot(
+    'restore',
+    { as: { type: 'string' }, version: { type: 'string', short: 'v' } },
+    async (ctx) => {
+      const [path] = positionalArgs(
+        ctx.positionals,
+        ['PATH'],
+        [],
+        'peervault restore PATH [--as NEWNAME] [--version N]',
+        ctx.op,
+      );
+      const version = versionOf(ctx.flags.version, ctx.op);
+      const { api } = await ctx.session();
+      const result = await api.restore(path!, {
+        ...(ctx.flags.as === undefined ? {} : { as: ctx.flags.as }),
+        ...(version === undefined ? {} : { version }),
+      });
+      ctx.print(result, restoredLine(result, path!, ctx.flags.as));
+      return 0;
+    },
+  ),
 };
 
 export const versionsCommand: Command = {
@@ -422,17 +444,41 @@ export const versionsCommand: Command = {
 
 export const trashCommand: Command = {
   name: 'trash',
-  summary: 'list what you deleted',
+  summary: 'list what you deleted, or delete it for good',
   help: commandHelp({
-    usage: 'trash',
+    usage: 'trash [purge PATH [--yes]]',
     about: `Lists your trash, newest deletion first: when, by whom, and the path (when its folder still
-exists). \`peervault restore PATH\` brings an entry back until the retention period ends. With
---json: the entries array.`,
+exists). \`peervault restore PATH\` brings an entry back until the retention period ends
+(\`peervault retention\` shows or sets yours). With --json: the entries array.
+trash purge PATH deletes the most recently deleted entry of that name (a folder with what was
+deleted below it) for good, releasing its blocks: it cannot be restored. It asks first on a
+terminal; without one it needs --yes. With --json: {path, purged} (the number of entries).`,
+    flags: '  -y, --yes           purge without asking',
     session: true,
-    examples: ['peervault trash', 'peervault trash --json'],
+    examples: ['peervault trash', 'peervault trash --json', 'peervault trash purge old.txt --yes'],
   }),
-  run: oneShot('trash', {}, async (ctx) => {
-    positionalArgs(ctx.positionals, [], [], 'peervault trash', ctx.op);
+  run: oneShot('trash', { yes: { type: 'boolean', short: 'y' } }, async (ctx) => {
+    if (ctx.positionals[0] === 'purge') {
+      const [path] = positionalArgs(
+        ctx.positionals.slice(1),
+        ['PATH'],
+        [],
+        'peervault trash purge PATH [--yes]',
+        ctx.op,
+      );
+      if (ctx.flags.yes !== true && !(await confirmed(ctx, path!))) {
+        ctx.print({ path, purged: 0 }, 'kept');
+        return 0;
+      }
+      const { api } = await ctx.session();
+      const purged = await api.purge(path!);
+      ctx.print({ path, purged }, `purged ${path}${purged > 1 ? ` (${purged} entries)` : ''}`);
+      return 0;
+    }
+    positionalArgs(ctx.positionals, [], [], 'peervault trash [purge PATH [--yes]]', ctx.op);
+    if (ctx.flags.yes === true) {
+      throw new FsError('invalid', '--yes goes with `peervault trash purge PATH`', { op: ctx.op });
+    }
     const { api } = await ctx.session();
     const items = await api.trash();
     ctx.print(
@@ -442,6 +488,64 @@ exists). \`peervault restore PATH\` brings an entry back until the retention per
           `${new Date(item.deletedAt).toISOString()}  ${item.deletedBy}  ${item.path ?? '(in a deleted folder)'}${item.kind === 'dir' ? '/' : ''}`,
       ),
     );
+    return 0;
+  }),
+};
+
+/**
+ * Asks on the terminal whether to purge `path` for good. Never waits on a standard input that
+ * is not a terminal: a script must say --yes.
+ * @throws FsError `invalid` when there is no terminal to ask on
+ */
+async function confirmed(ctx: { op: string; terminal: Terminal }, path: string): Promise<boolean> {
+  if (ctx.terminal.input.isTTY !== true) {
+    throw new FsError(
+      'invalid',
+      `purging cannot be undone, and standard input is not a terminal to ask on; confirm with \`peervault trash purge ${path} --yes\``,
+      { op: ctx.op },
+    );
+  }
+  const lines = createInterface({ input: ctx.terminal.input, output: ctx.terminal.output });
+  try {
+    // Ctrl-C or the end of input is a no, never a wait.
+    const answer = await new Promise<string | undefined>((resolve) => {
+      lines.once('close', () => resolve(undefined));
+      lines.once('SIGINT', () => lines.close());
+      lines
+        .question(`Delete ${path} for good? It cannot be restored. [y/N] `)
+        .then(resolve, () => resolve(undefined));
+    });
+    return answer !== undefined && /^y(es)?$/i.test(answer.trim());
+  } finally {
+    lines.close();
+  }
+}
+
+export const retentionCommand: Command = {
+  name: 'retention',
+  summary: 'show or set how long your deleted files stay in the trash',
+  help: commandHelp({
+    usage: 'retention [DURATION | default]',
+    about: `Shows how long what you delete stays in your trash, restorable, before your agent purges it
+and releases its blocks: your own setting, or the directory's default. With DURATION (30s,
+10m, 2h or 90d), sets yours, within the bounds your directory allows (shown without one);
+\`default\` follows the directory's default again. It applies to everything in your trash,
+including what is already there. With --json: {retentionMs, own, defaultMs, minMs, maxMs}.`,
+    session: true,
+    examples: ['peervault retention', 'peervault retention 90d', 'peervault retention default'],
+  }),
+  run: oneShot('retention', {}, async (ctx) => {
+    const [word] = positionalArgs(
+      ctx.positionals,
+      [],
+      ['DURATION'],
+      'peervault retention [DURATION | default]',
+      ctx.op,
+    );
+    const ms = word === undefined || word === 'default' ? null : parseDuration(word, 'retention');
+    const { api } = await ctx.session();
+    const retention = word === undefined ? await api.retention() : await api.setRetention(ms);
+    ctx.print(retention, retentionLine(retention));
     return 0;
   }),
 };
@@ -512,6 +616,16 @@ function baseName(local: string, op: string): string {
     throw new FsError('invalid', `name the remote file: peervault put ${local} REMOTE`, { op });
   }
   return base;
+}
+
+/** The value of a `--version N` flag. @throws FsError `invalid` when it is not a version number */
+function versionOf(text: string | undefined, op: string): number | undefined {
+  if (text === undefined) return undefined;
+  const version = /^[1-9][0-9]{0,14}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(version)) {
+    throw new FsError('invalid', `--version is a version number such as 3, not "${text}"`, { op });
+  }
+  return version;
 }
 
 /** Refuses --json where the output is raw file content. */

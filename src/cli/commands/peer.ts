@@ -8,7 +8,7 @@ import type { Command, CommandIo } from '../command.js';
 const help = `Usage:
   peervault peer --directory URL#FINGERPRINT [--data DIR] [--listen HOST:PORT] [--api HOST:PORT]
                  [--capacity SIZE] [--replicas N] [--repair-grace T]
-                 [--sweep-interval T] [--json]
+                 [--sweep-interval T] [--rekey-eager-max SIZE] [--json]
 
 Runs a peer: it stores other users' encrypted blocks and serves them over mutual TLS 1.3 to
 peers holding a valid capability, registers and heartbeats with the directory, and serves the
@@ -26,9 +26,30 @@ local API (127.0.0.1, with the token in DIR/api-token) that the shell and other 
                       joins triggers a repair pass at once
   --sweep-interval T  how often to read the directory's log of released blocks and delete
                       the ones this peer holds (default 1m)
+  --rekey-eager-max SIZE
+                      when a user loses access to a file, files up to SIZE are sealed again
+                      under a new key at once; larger ones keep their content under the old
+                      key until the next write (default 16M; 0 for never at once)
   --json              print one JSON line {"listen", "api", "fingerprint"} when ready`;
 
 const units: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** Parses `--rekey-eager-max`: a size such as 16M, or 0. @throws FsError `invalid` */
+function parseRekeyMax(text: string): number {
+  if (text.trim() === '0') return 0;
+  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(text.trim());
+  const value = match ? Number(match[1]) * (units[match[2]!.toUpperCase()] ?? NaN) : NaN;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new FsError(
+      'invalid',
+      `--rekey-eager-max wants a size such as 16M, or 0, not "${text}"`,
+      {
+        op: 'peer',
+      },
+    );
+  }
+  return Math.floor(value);
+}
 
 /** Parses sizes such as 500M, 20G, 1.5T or a byte count. @throws FsError `invalid` */
 export function parseSize(text: string): number {
@@ -66,6 +87,7 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
       replicas: { type: 'string' },
       'repair-grace': { type: 'string' },
       'sweep-interval': { type: 'string' },
+      'rekey-eager-max': { type: 'string' },
       json: { type: 'boolean' },
     },
     'peer',
@@ -93,6 +115,9 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
     ...(flags['sweep-interval'] === undefined
       ? {}
       : { releaseSweepMs: parseDuration(flags['sweep-interval'], '--sweep-interval') }),
+    ...(flags['rekey-eager-max'] === undefined
+      ? {}
+      : { eagerRekeyMaxBytes: parseRekeyMax(flags['rekey-eager-max']) }),
   });
   if (flags.json)
     io.out(JSON.stringify({ listen: peer.listen, api: peer.api, fingerprint: peer.fingerprint }));

@@ -1,10 +1,12 @@
 /**
  * The shell's commands about the account and the network: whoami, passwd, peers, repair, and
- * the seed's revocate, which says plainly that it is not there yet.
+ * the seed's revocate.
  */
 import { FsError, isFsError } from '../../interface/errors.js';
 import { type ShellCommand, takeFlags, usageError } from './context.js';
 import { peerLines } from './format.js';
+import { deviceLines } from '../devices-output.js';
+import { revocationLines, revocationProgress } from '../revocate-output.js';
 
 const whoami: ShellCommand = {
   name: 'whoami',
@@ -93,27 +95,91 @@ const repair: ShellCommand = {
   },
 };
 
-/** A seed command whose feature is not built yet: it says so and counts as failed. */
-function notYet(name: string, usage: string, summary: string, arrives: string): ShellCommand {
-  return {
-    name,
-    usage,
-    summary: `${summary} (not available yet)`,
-    args: name === 'restore' ? ['remote'] : [],
-    run() {
-      return Promise.reject(
-        new FsError('invalid', `${name} is not available yet: it arrives with ${arrives}`, {
-          op: name,
-        }),
+const revocate: ShellCommand = {
+  name: 'revocate',
+  usage: 'revocate [--resume] [--new-password]',
+  summary: 'replace your keys (a suspected compromise); --resume finishes an interrupted one',
+  args: [],
+  async run(ctx, args) {
+    const resume = args.includes('--resume');
+    const changePassword = args.includes('--new-password');
+    if (args.some((a) => a !== '--resume' && a !== '--new-password')) {
+      throw usageError(this.usage);
+    }
+    let newPassword: string | undefined;
+    if (changePassword) {
+      if (!ctx.interactive) {
+        // Passwords are never taken from a script's command lines, where they would be kept.
+        throw new FsError(
+          'invalid',
+          'revocate --new-password asks for the new password: run it at a terminal, or run passwd afterwards',
+          { op: 'revocate' },
+        );
+      }
+      const next = await ctx.readLine('New password: ', { secret: true });
+      const again = await ctx.readLine('New password again: ', { secret: true });
+      if (next === undefined || next !== again) {
+        throw new FsError('invalid', 'the new passwords differ; nothing was changed', {
+          op: 'revocate',
+        });
+      }
+      newPassword = next;
+    }
+    const progress = revocationProgress(process.stderr);
+    let summary;
+    try {
+      summary = await ctx.api.revocate(
+        {
+          ...(resume ? { resume: true } : {}),
+          ...(newPassword === undefined ? {} : { newPassword }),
+        },
+        (p) => {
+          if (ctx.interactive) progress.update(p);
+        },
       );
-    },
-  };
-}
+    } finally {
+      progress.done();
+    }
+    for (const line of revocationLines(ctx.user, summary)) ctx.out(line);
+    // A new password ended every session, this one too: log back in to carry on.
+    if (newPassword !== undefined) await ctx.api.login(ctx.user, newPassword);
+  },
+};
+
+const devices: ShellCommand = {
+  name: 'devices',
+  usage: 'devices [revoke ID]',
+  summary:
+    'list your sessions (one per login at a peer); revoke ID ends one and replaces your keys',
+  args: [],
+  async run(ctx, args) {
+    if (args.length === 0) {
+      for (const line of deviceLines(await ctx.api.devices())) ctx.out(line);
+      return;
+    }
+    const [verb, id, ...rest] = args;
+    if (verb !== 'revoke' || id === undefined || rest.length > 0) throw usageError(this.usage);
+    // The device held the unlocked keys: ending its session is not enough, they are replaced.
+    await ctx.api.endDevice(id);
+    ctx.out(`ended session ${id}; replacing your keys, as that device held them`);
+    const progress = revocationProgress(process.stderr);
+    let summary;
+    try {
+      summary = await ctx.api.revocate({}, (p) => {
+        if (ctx.interactive) progress.update(p);
+      });
+    } finally {
+      progress.done();
+    }
+    for (const line of revocationLines(ctx.user, summary)) ctx.out(line);
+  },
+};
 
 export const accountCommands: readonly ShellCommand[] = [
   whoami,
   passwd,
   peers,
   repair,
-  notYet('revocate', 'revocate', 'revoke your key', 'key revocation'),
+  revocate,
+  devices,
 ];

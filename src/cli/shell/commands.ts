@@ -4,9 +4,11 @@
  */
 import { FsError } from '../../interface/errors.js';
 import { accountCommands } from './account-commands.js';
+import { auditCommands } from './audit-commands.js';
 import { type ShellCommand, usageError } from './context.js';
 import { table } from './format.js';
 import { fsCommands } from './fs-commands.js';
+import { groupCommands } from './group-commands.js';
 import { sharingCommands } from './sharing-commands.js';
 import { transferCommands } from './transfer-commands.js';
 
@@ -59,7 +61,9 @@ const order = [
     'unshare',
     'perms',
     'shared',
+    'group',
     'trash',
+    'retention',
     'versions',
     'help',
     'cd',
@@ -71,6 +75,7 @@ const order = [
     'peers',
     'passwd',
     'repair',
+    'audit',
   ],
 ];
 
@@ -78,8 +83,10 @@ const order = [
 export const shellCommands: readonly ShellCommand[] = [
   ...fsCommands,
   ...sharingCommands,
+  ...groupCommands,
   ...accountCommands,
   ...transferCommands,
+  ...auditCommands,
   help,
   quit,
 ].sort((a, b) => rank(a.name) - rank(b.name));

@@ -1,13 +1,19 @@
 /**
  * How the shell shows things: listings in columns or as a long table, `stat`, the peer list,
- * and sharing (`share`, `perms`, `shared`; the one-shot commands print the same). Pure
+ * sharing (`share`, `perms`, `shared`), restores and retention (the one-shot commands print the
+ * same). Pure
  * functions from data to lines, so they are tested without a network.
  */
 import type {
-  ApiGrant,
+  ApiGroup,
+  ApiGroupDeleted,
+  ApiGroupSaved,
+  ApiPermissionGrant,
   ApiListEntry,
   ApiPeer,
   ApiPermissions,
+  ApiRestored,
+  ApiRetention,
   ApiRight,
   ApiSharedItem,
   ApiSharingChange,
@@ -101,13 +107,53 @@ export function rightWord(right: ApiRight): string {
   return right === 'w' ? 'write' : 'read';
 }
 
-/** `bob (read), carol (write)`, by user name, or `none` when there are no grants. */
-export function grantsText(grants: readonly ApiGrant[]): string {
+/**
+ * `bob (read), carol (write)`, by user name, or `none` when there are no grants. A group comes
+ * first (`@team` sorts before names) and, when its members are known, with them:
+ * `@team (read): bob, dave; carol (write)`.
+ */
+export function grantsText(grants: readonly ApiPermissionGrant[]): string {
   if (grants.length === 0) return 'none';
+  const withMembers = grants.some((g) => g.members !== undefined);
   return [...grants]
     .sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0))
-    .map((g) => `${g.user} (${rightWord(g.right)})`)
-    .join(', ');
+    .map((g) => {
+      const grant = `${g.user} (${rightWord(g.right)})`;
+      if (g.members === undefined) return grant;
+      return `${grant}: ${g.members.length === 0 ? 'no members' : g.members.join(', ')}`;
+    })
+    .join(withMembers ? '; ' : ', ');
+}
+
+/** `unshare`: each user it named who still has access through a group, one line each. */
+export function stillThroughLines(change: ApiSharingChange): string[] {
+  return (change.stillThrough ?? []).map(
+    ({ user, groups }) =>
+      `${user} still has access through ${groups.join(', ')}; \`group remove ${groups[0]!.slice(1)} ${user}\` takes it away`,
+  );
+}
+
+/** `@team: bob, carol` (a group and its members). */
+export function groupLine(group: ApiGroup): string {
+  return `@${group.name}: ${group.members.length === 0 ? 'no members' : group.members.join(', ')}`;
+}
+
+/** What `group create`, `add` or `remove` did, in one line. */
+export function groupSavedLine(saved: ApiGroupSaved): string {
+  const entries =
+    saved.entries === 0
+      ? ''
+      : ` (${saved.entries} ${saved.entries === 1 ? 'entry' : 'entries'} shared with it updated)`;
+  return `${saved.created ? 'created ' : ''}${groupLine(saved)}${entries}`;
+}
+
+/** What `group delete` did, in one line. */
+export function groupDeletedLine(deleted: ApiGroupDeleted): string {
+  const entries =
+    deleted.entries === 0
+      ? ''
+      : ` (taken off ${deleted.entries} ${deleted.entries === 1 ? 'entry' : 'entries'})`;
+  return `deleted @${deleted.name}${entries}`;
 }
 
 /** What `share` or `unshare` did, in one line. */
@@ -129,6 +175,10 @@ export function permissionLines(perms: ApiPermissions): string[] {
     ['owner', perms.owner],
     ['writer', `${perms.writer} (version ${perms.version})`],
     ['grants', perms.grants.length === 0 ? `none (only ${perms.owner})` : grantsText(perms.grants)],
+    // Who that comes to, when a group is among the grants.
+    ...(perms.grants.some((g) => g.user.startsWith('@'))
+      ? [['users', perms.users.length === 0 ? 'none' : grantsText(perms.users)]]
+      : []),
     ['inherited', perms.inherited ? 'yes, from the folder it was created in' : 'no'],
   ]);
 }
@@ -147,4 +197,42 @@ export function sharedLines(items: readonly ApiSharedItem[]): string[] {
     `from ${owner}:`,
     ...rows.filter((_, i) => items[i]!.owner === owner),
   ]);
+}
+
+/**
+ * What a restore did, as one line: `typed` is the path as the user typed it, `as` the new name
+ * asked for.
+ */
+export function restoredLine(result: ApiRestored, typed: string, as?: string): string {
+  if (result.reverted) {
+    return `${result.path}: version ${result.from} is now the newest (version ${result.version})`;
+  }
+  return [
+    `restored ${typed}`,
+    as === undefined ? '' : ` as ${result.path}`,
+    result.from === undefined ? '' : ` from version ${result.from} (now version ${result.version})`,
+    result.restored > 1 ? ` (${result.restored} entries)` : '',
+  ].join('');
+}
+
+const durationUnits: readonly [string, number][] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+];
+
+/** A duration as `parseDuration` reads it back: `90d`, `36h`, `90s`, or `1500ms`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of durationUnits)
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/** How long deleted files stay in the trash, as `retention` shows it. */
+export function retentionLine(retention: ApiRetention): string {
+  const whose = retention.own
+    ? `your setting; the directory's default is ${formatDuration(retention.defaultMs)}`
+    : "the directory's default";
+  return `deleted files stay in your trash for ${formatDuration(retention.retentionMs)} (${whose}; you may choose ${formatDuration(retention.minMs)} to ${formatDuration(retention.maxMs)})`;
 }

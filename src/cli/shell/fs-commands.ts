@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { FsError, isFsError } from '../../interface/errors.js';
 import { formatPath, parsePath } from '../../interface/paths.js';
+import { parseDuration } from '../args.js';
 import { type ApiListEntry, grantsOfWords } from '../local-api.js';
 import { readText, textOfWords } from './cat-input.js';
 import {
@@ -16,7 +17,15 @@ import {
   takeFlags,
   usageError,
 } from './context.js';
-import { inColumns, longListing, sharingLine, shownName, statLines } from './format.js';
+import {
+  inColumns,
+  longListing,
+  restoredLine,
+  retentionLine,
+  sharingLine,
+  shownName,
+  statLines,
+} from './format.js';
 import { refuseNormalisedTwin } from './normalised-names.js';
 
 const touch: ShellCommand = {
@@ -309,18 +318,56 @@ const stat: ShellCommand = {
 /** In the order `help` lists them: the seed's first. */
 const restore: ShellCommand = {
   name: 'restore',
-  usage: 'restore FILE [--as NEWNAME]',
+  usage: 'restore FILE [--as NEWNAME] [-v N]',
   summary: 'restore a deleted file or directory (owner only; --as: under another name)',
+  details: [
+    '-v N (or --version N): a deleted file comes back as its version N; on a live file, version',
+    'N becomes the newest (a new version with its content; `versions FILE` lists them all).',
+  ].join('\n'),
   args: ['remote'],
   async run(ctx, args) {
-    const asAt = args.indexOf('--as');
-    const as = asAt === -1 ? undefined : args[asAt + 1];
-    const rest = asAt === -1 ? args : [...args.slice(0, asAt), ...args.slice(asAt + 2)];
-    if (rest.length !== 1 || (asAt !== -1 && as === undefined)) throw usageError(this.usage);
-    const restored = await ctx.api.restore(remotePath(ctx, rest[0]!), as);
-    if (restored > 1) ctx.out(`restored ${restored} entries`);
+    const { values, rest } = takeOptions(args, { '--as': 'as', '--version': 'v', '-v': 'v' });
+    if (rest.length !== 1 || values === undefined) throw usageError(this.usage);
+    const { as, v } = values;
+    const version = v === undefined ? undefined : /^[1-9][0-9]{0,14}$/.test(v) ? Number(v) : NaN;
+    if (version !== undefined && !Number.isSafeInteger(version)) {
+      throw new FsError('invalid', `-v is a version number such as 3, not "${v}"`, {
+        op: 'restore',
+      });
+    }
+    const result = await ctx.api.restore(remotePath(ctx, rest[0]!), {
+      ...(as === undefined ? {} : { as }),
+      ...(version === undefined ? {} : { version }),
+    });
+    if (version !== undefined) ctx.out(restoredLine(result, rest[0]!, as));
+    else if (result.restored > 1) ctx.out(`restored ${result.restored} entries`);
   },
 };
+
+/**
+ * Takes options with a value (`--as NAME`) out of `args`, anywhere among them, by the name
+ * `names` gives each. `values` is undefined when one is given twice or without its value.
+ */
+function takeOptions(
+  args: readonly string[],
+  names: Readonly<Record<string, string>>,
+): { values: Record<string, string> | undefined; rest: string[] } {
+  const values: Record<string, string> = {};
+  const rest: string[] = [];
+  let ok = true;
+  for (let i = 0; i < args.length; i++) {
+    const name = names[args[i]!];
+    if (name === undefined) {
+      rest.push(args[i]!);
+      continue;
+    }
+    const value = args[i + 1];
+    if (value === undefined || name in values) ok = false;
+    else values[name] = value;
+    i++;
+  }
+  return { values: ok ? values : undefined, rest };
+}
 
 const versions: ShellCommand = {
   name: 'versions',
@@ -376,6 +423,28 @@ const trash: ShellCommand = {
   },
 };
 
+const retention: ShellCommand = {
+  name: 'retention',
+  usage: 'retention [DURATION|default]',
+  summary: 'show or set how long your deleted files stay in the trash (e.g. 90d)',
+  details: [
+    'DURATION is 30s, 10m, 2h or 90d, between the bounds of your directory (shown with no',
+    'argument); `default` follows the directory default again. After it, your agent purges',
+    'what you deleted and releases its blocks.',
+  ].join('\n'),
+  args: [],
+  async run(ctx, args) {
+    if (args.length > 1) throw usageError(this.usage);
+    const [word] = args;
+    if (word === undefined) {
+      ctx.out(retentionLine(await ctx.api.retention()));
+      return;
+    }
+    const ms = word === 'default' ? null : parseDuration(word, 'retention');
+    ctx.out(retentionLine(await ctx.api.setRetention(ms)));
+  },
+};
+
 export const fsCommands: readonly ShellCommand[] = [
   touch,
   mkdir,
@@ -386,6 +455,7 @@ export const fsCommands: readonly ShellCommand[] = [
   rmdir,
   restore,
   trash,
+  retention,
   versions,
   cd,
   pwd,

@@ -3,9 +3,9 @@
  * or folder alone shares it and withdraws rights; `perms` shows who has them; grantees find
  * what is shared with them under `/OWNER`. (Grants at creation are on `touch` and `mkdir`.)
  */
-import { checkUserNames, grantsOfWords } from '../local-api.js';
+import { checkGrantees, grantsOfWords } from '../local-api.js';
 import { type ShellCommand, remotePath, usageError } from './context.js';
-import { permissionLines, sharedLines, sharingLine } from './format.js';
+import { permissionLines, sharedLines, sharingLine, stillThroughLines } from './format.js';
 
 const share: ShellCommand = {
   name: 'share',
@@ -15,7 +15,8 @@ const share: ShellCommand = {
     'r reads; w (or rw) writes and reads. Only the owner shares.',
     'Sharing a folder gives the right on the folder and everything in it now; what is',
     'created in it later gets the folder’s grants too. USER finds a shared entry at',
-    '/OWNER/NAME (see `shared`). Example: share team5.txt bob r carol w',
+    '/OWNER/NAME (see `shared`). A USER may be one of your groups, @team (see `group`).',
+    'Example: share team5.txt bob r carol w',
   ].join('\n'),
   args: ['remote'],
   async run(ctx, args) {
@@ -32,14 +33,18 @@ const unshare: ShellCommand = {
   summary: 'take back every right of USER on a file or folder you own',
   details: [
     'On a folder, the users lose their rights on the folder and on everything in it;',
-    'other users keep theirs. Only the owner unshares.',
+    'other users keep theirs. Only the owner unshares. A USER may be one of your groups:',
+    "unshare FILE @team takes back the group's grant. A user you unshare who is still in a",
+    'group the file is shared with keeps what the group gives (you are told so).',
   ].join('\n'),
   args: ['remote'],
   async run(ctx, args) {
     const [file, ...users] = args;
     if (file === undefined || users.length === 0) throw usageError(this.usage);
-    checkUserNames(users, this.usage);
-    ctx.out(sharingLine(await ctx.api.unshare(remotePath(ctx, file), users)));
+    checkGrantees(users, this.usage);
+    const change = await ctx.api.unshare(remotePath(ctx, file), users);
+    ctx.out(sharingLine(change));
+    for (const line of stillThroughLines(change)) ctx.out(line);
   },
 };
 
@@ -49,7 +54,9 @@ const perms: ShellCommand = {
   summary: 'show who may read and write a file or folder, and who wrote it last',
   details: [
     'Shows the owner, the kind, who wrote the current version, each grant (read or write)',
-    'and whether the grants were inherited from the folder the entry was created in.',
+    'and whether the grants were inherited from the folder the entry was created in. A grant',
+    'to a group shows its members (to the owner: @team (read): bob, carol), and then `users`',
+    'lists everyone it comes to.',
   ].join('\n'),
   args: ['remote'],
   async run(ctx, args) {

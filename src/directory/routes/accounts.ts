@@ -8,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FsError } from '../../interface/errors.js';
-import { parseUserName } from '../../interface/names.js';
+import { parseUserName, type UserName } from '../../interface/names.js';
 import { randomBytesOf } from '../../crypto/random.js';
 import { fromBase64url, toBase64url } from '../../wire/base64.js';
 import {
@@ -34,6 +34,25 @@ export function inviteHash(code: string): Uint8Array {
 
 export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContext): void {
   const { store, keys, config } = ctx;
+
+  /**
+   * Records a login whose finish did not verify (`login.failed`, reason `refused`: a client that
+   * is not the one that started it, or not an honest one) and returns the error to answer. A
+   * wrong password never gets here; see `putLoginState` below. Known and unknown accounts take
+   * the same steps (one read, one append), so neither the answer nor its timing tells them
+   * apart; the record names an unknown account by no name (what was typed may be a mistyped
+   * password) and concerns nobody but admins.
+   */
+  const failedLogin = async (request: FastifyRequest, user: UserName): Promise<FsError> => {
+    const known = (await store.getUser(user)) !== undefined;
+    await ctx.audit.record(request, {
+      event: 'login.failed',
+      actor: null,
+      subjects: known ? [user] : [],
+      details: known ? { reason: 'refused' } : { reason: 'refused', unknownAccount: true },
+    });
+    return loginFailed();
+  };
 
   app.get(routes.info, () => {
     const info: InfoResponse = {
@@ -90,6 +109,14 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContex
       },
       { user, seq: 0, envelope: genesis, hash: chainHash(genesis) },
       body.invite === undefined ? undefined : { codeHash: inviteHash(body.invite), now },
+      [
+        ctx.audit.event(request, {
+          event: 'register',
+          actor: user,
+          subjects: [user],
+          details: { invite: body.invite !== undefined },
+        }),
+      ],
     );
     return { user };
   });
@@ -112,6 +139,9 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContex
       user,
       state: serverLoginState,
       expiresAt: now + config.loginStateTtlMs,
+      // A login never finished is a failed one (a wrong password ends at the client): it is
+      // recorded, with this address, when the state expires (../audit.ts).
+      source: request.ip,
     });
     const response: LoginStartResponse = { loginId, response: loginResponse };
     return response;
@@ -129,7 +159,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContex
         serverLoginState: state.state,
       }));
     } catch {
-      throw loginFailed();
+      throw await failedLogin(request, state.user);
     }
     const deviceKey = fromBase64url(body.deviceKey, 'deviceKey', { length: 32 });
     if (
@@ -140,21 +170,24 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContex
         fromBase64url(body.proof, 'proof', { length: 32 }),
       )
     ) {
-      throw loginFailed();
+      throw await failedLogin(request, state.user);
     }
     const user = await store.getUser(parseUserName(state.user));
-    if (!user) throw loginFailed();
+    if (!user) throw await failedLogin(request, state.user);
     await loginSucceeded(store, user.name, request.ip);
     const session = toBase64url(randomBytesOf(24));
     const expiresAt = now + config.sessionTtlMs;
-    await store.createSession({
-      id: session,
-      user: user.name,
-      deviceKey,
-      createdAt: now,
-      expiresAt,
-      revokedAt: null,
-    });
+    await store.createSession(
+      {
+        id: session,
+        user: user.name,
+        deviceKey,
+        createdAt: now,
+        expiresAt,
+        revokedAt: null,
+      },
+      [ctx.audit.event(request, { event: 'login.ok', actor: user.name, subjects: [user.name] })],
+    );
     const response: LoginFinishResponse = {
       session,
       expiresAt,

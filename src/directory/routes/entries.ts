@@ -20,10 +20,14 @@
  *
  * Every refusal (`permission`, `integrity`, and `not-exist` answered because the caller may not
  * read) is logged as `{event: 'access.refused', user, op, entry, kind}` for the monitor: user
- * names, operation and opaque entry id only, never an envelope or a key.
+ * names, operation and opaque entry id only, never an envelope or a key. It is also recorded in
+ * the audit log (`access.refused`, about the owner of the entry), before the refusal is answered.
+ * Deletions, restores, purges and changes of an entry's grants are recorded there too, in the
+ * same transaction as the change (../audit.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type ErrorKind, FsError, isFsError } from '../../interface/errors.js';
+import type { AuditEvent } from '../../interface/audit.js';
 import type { EntryRecord, EntryVersionRecord } from '../../interface/directory-store.js';
 import { parseFileId } from '../../interface/ids.js';
 import { parseUserName, type UserName } from '../../interface/names.js';
@@ -51,6 +55,7 @@ import {
 import { chainHash } from '../../wire/key-log.js';
 import { maxClockSkewMs } from '../../wire/request-auth.js';
 import { authenticate, type DirectoryContext, parseBody } from '../app.js';
+import { noteRefusal } from '../audit.js';
 import { keyLogState } from '../identities.js';
 
 const zeroTag = new Uint8Array(32);
@@ -91,7 +96,26 @@ function refuse(caller: Caller, entry: string | null, kind: ErrorKind, message: 
     { event: 'access.refused', user: caller.user, op: caller.op, entry, kind },
     'refused',
   );
+  noteRefusal(caller.request, { user: caller.user, op: caller.op, entry, kind });
   return new FsError(kind, message, { op: caller.op });
+}
+
+/**
+ * Grants as `user:right` words: those in `after` and not in `before` (given), and the other way
+ * round (taken). A change of right (bob from r to w) is one of each.
+ */
+function grantChanges(
+  before: readonly { user: string; right: string }[],
+  after: readonly { user: string; right: string }[],
+): { given: string[]; taken: string[] } {
+  const words = (grants: readonly { user: string; right: string }[]) =>
+    new Set(grants.map((g) => `${g.user}:${g.right}`));
+  const was = words(before);
+  const now = words(after);
+  return {
+    given: [...now].filter((word) => !was.has(word)).sort(),
+    taken: [...was].filter((word) => !now.has(word)).sort(),
+  };
 }
 
 /** The access certificate an entry's current version carries (a row verified when stored). */
@@ -328,6 +352,24 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
     ) {
       throw new FsError('invalid', 'a deletion names its deleter and the current time', { op });
     }
+    const grants = grantsOf(body);
+    // What the audit log records of this version (nothing for a plain write).
+    const audit: AuditEvent[] = [];
+    const about = (event: AuditEvent['event'], details: AuditEvent['details']) =>
+      audit.push(
+        ctx.audit.event(request, {
+          event,
+          actor: user,
+          subjects: [current.owner],
+          entry: current.id,
+          details: { version: body.version, ...details },
+        }),
+      );
+    if (current.deletedAt === null && body.deleted !== null) about('entry.deleted', {});
+    if (current.deletedAt !== null && body.deleted === null) about('entry.restored', {});
+    const { given, taken } = grantChanges(current.grants, grants);
+    if (given.length > 0) about('entry.shared', { grants: given });
+    if (taken.length > 0) about('entry.unshared', { grants: taken });
     await store.updateEntry(
       {
         ...current,
@@ -338,9 +380,10 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
         updatedAt: now,
         deletedAt: body.deleted ? now : null,
         deletedBy: body.deleted ? user : null,
-        grants: grantsOf(body),
+        grants,
       },
       expectedVersion,
+      audit,
     );
     return { id: body.id, version: body.version };
   });
@@ -427,7 +470,15 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
       throw refuse({ request, user, op }, entry.id, 'not-exist', noSuchEntry);
     }
     if (entry.deletedAt === null) throw notFound(op);
-    await store.purgeEntry(entry.id);
+    await store.purgeEntry(entry.id, [
+      ctx.audit.event(request, {
+        event: 'entry.deleted',
+        actor: user,
+        subjects: [entry.owner],
+        entry: entry.id,
+        details: { version: entry.version, purged: true },
+      }),
+    ]);
     return { id: entry.id };
   });
 }

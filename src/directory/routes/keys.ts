@@ -8,7 +8,7 @@ import { parseUserName } from '../../interface/names.js';
 import { fromBase64url, toBase64url } from '../../wire/base64.js';
 import { routes, schemas } from '../../wire/directory-api.js';
 import { chainHash, verifyKeyLogAppend } from '../../wire/key-log.js';
-import { authenticate, type DirectoryContext, parseBody } from '../app.js';
+import { authenticate, authenticateSession, type DirectoryContext, parseBody } from '../app.js';
 import { keyLogState } from '../identities.js';
 
 export function registerKeyRoutes(app: FastifyInstance, ctx: DirectoryContext): void {
@@ -27,6 +27,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: DirectoryContext): 
     let next;
     try {
       next = verifyKeyLogAppend(state, envelope);
+      if (next.replaced?.at(-1)?.revoked === true) throw new Error('revocations have their route');
     } catch {
       throw new FsError(
         'integrity',
@@ -34,7 +35,54 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: DirectoryContext): 
         { op: 'keys.append' },
       );
     }
-    await ctx.store.appendKeyLog({ user, seq: next.seq, envelope, hash: chainHash(envelope) });
+    await ctx.store.appendKeyLog({ user, seq: next.seq, envelope, hash: chainHash(envelope) }, [
+      ctx.audit.event(request, {
+        event: 'key.appended',
+        actor: user,
+        subjects: [user],
+        details: { seq: next.seq, revoked: false },
+      }),
+    ]);
+    return { seq: next.seq };
+  });
+
+  // A revocation (`revocate`): the key event, the new keys sealed for the next login, and the
+  // end of every other session of the user, in one transaction. Old sessions hold the old keys
+  // unlocked; they end here, so nothing signed in them is accepted again.
+  app.post(routes.revokeKeys, async (request) => {
+    const op = 'keys.revoke';
+    const { user, session } = await authenticateSession(ctx, request);
+    const body = parseBody(schemas.revokeKeys, request.body, op);
+    const envelope = fromBase64url(body.envelope, 'envelope', { maxBytes: 4096 });
+    const sealedKeys = fromBase64url(body.sealedKeys, 'sealedKeys', { maxBytes: 4096 });
+    const state = await keyLogState(ctx.store, user);
+    let next;
+    try {
+      next = verifyKeyLogAppend(state, envelope);
+    } catch {
+      throw new FsError(
+        'integrity',
+        'the revocation is not signed by your current key and proved by the new one, or does not follow your log',
+        { op },
+      );
+    }
+    if (next.replaced?.at(-1)?.revoked !== true) {
+      throw new FsError('invalid', 'this route takes a revocation event', { op });
+    }
+    await ctx.store.revokeKeys(
+      { user, seq: next.seq, envelope, hash: chainHash(envelope) },
+      sealedKeys,
+      session,
+      ctx.now(),
+      [
+        ctx.audit.event(request, {
+          event: 'key.appended',
+          actor: user,
+          subjects: [user],
+          details: { seq: next.seq, revoked: true },
+        }),
+      ],
+    );
     return { seq: next.seq };
   });
 }

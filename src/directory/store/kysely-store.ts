@@ -8,6 +8,8 @@
  *   `addFailure` one `INSERT … ON CONFLICT DO UPDATE … RETURNING`, `claimAttempt` the same
  *   with a `WHERE` on the update;
  * - the release log's seq must become visible in order: see `appendRelease`;
+ * - the audit log is a hash chain whose every append reads the head it extends: appends are
+ *   serialised, and ride in the transaction of the change they record (see `#chainAudit`);
  * - multi-statement changes (`createUser`, `createEntry`, `updateEntry`, purges) run in one
  *   transaction. On PostgreSQL that is a READ COMMITTED transaction whose first write takes the
  *   row lock and re-checks its `WHERE` after waiting (so `UPDATE … WHERE version = ?` is a
@@ -21,11 +23,14 @@
  * operation and the engine's error code only.
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
+import type { AuditCheckpointRecord, AuditEvent, AuditRecord } from '../../interface/audit.js';
 import type {
   DirectoryStore,
   EntryRecord,
+  ExpiredLogin,
   EntryVersionRecord,
   Grant,
+  GroupRecord,
   InviteRecord,
   KeyLogRecord,
   LoginStateRecord,
@@ -34,17 +39,28 @@ import type {
   SessionRecord,
   SharedEntryRecord,
   ThrottleRecord,
+  TrashPolicy,
   UserRecord,
 } from '../../interface/directory-store.js';
 import { type ErrorKind, FsError, isFsError } from '../../interface/errors.js';
+import { type GroupName, parseGroupName } from '../../interface/groups.js';
 import { type FileId, parseFileId } from '../../interface/ids.js';
 import { parseUserName, type UserName } from '../../interface/names.js';
+import {
+  auditDetailsText,
+  auditRecordHash,
+  normaliseSubjects,
+  zeroAuditHash,
+} from '../../wire/audit-log.js';
 import { migrate, type StoreEngine } from './migrations.js';
 import type {
+  AuditCheckpointsTable,
+  AuditLogTable,
   BlockReleasesTable,
   Database,
   EntriesTable,
   EntryVersionsTable,
+  GroupsTable,
   KeyLogTable,
   PeersTable,
   SessionsTable,
@@ -280,6 +296,16 @@ function peerFromRow(row: Selectable<PeersTable>): PeerRecord {
   };
 }
 
+function groupFromRow(row: Selectable<GroupsTable>): GroupRecord {
+  return {
+    owner: userOf(row.owner),
+    name: stored(parseGroupName, row.name),
+    version: row.version,
+    envelope: fromDb(row.envelope),
+    updatedAt: row.updated_at,
+  };
+}
+
 function releaseFromRow(row: Selectable<BlockReleasesTable>): ReleaseRecord {
   return {
     seq: row.seq,
@@ -287,6 +313,49 @@ function releaseFromRow(row: Selectable<BlockReleasesTable>): ReleaseRecord {
     envelope: fromDb(row.envelope),
     createdAt: row.created_at,
   };
+}
+
+/**
+ * An audit row as it is: names and ids unchecked, because a record is evidence to verify and
+ * show (a tampered name must reach the check, not stop the read).
+ */
+function auditFromRow(row: Selectable<AuditLogTable> & { subjects: string | null }): AuditRecord {
+  return {
+    seq: row.seq,
+    time: row.created_at,
+    event: row.event,
+    actor: row.actor,
+    subjects: row.subjects === null || row.subjects === '' ? [] : row.subjects.split(','),
+    entry: row.entry_id,
+    source: row.source,
+    details: row.details,
+    prev: fromDb(row.prev),
+    hash: fromDb(row.hash),
+  };
+}
+
+function checkpointFromRow(row: Selectable<AuditCheckpointsTable>): AuditCheckpointRecord {
+  return {
+    seq: row.seq,
+    hash: fromDb(row.hash),
+    time: row.created_at,
+    envelope: fromDb(row.envelope),
+  };
+}
+
+/** An audit event checked and put in the form that is stored, before any lock is taken. */
+type PreparedAudit = Omit<AuditRecord, 'seq' | 'prev' | 'hash'>;
+
+function prepareAudit(events: readonly AuditEvent[] | undefined): PreparedAudit[] {
+  return (events ?? []).map((event) => ({
+    time: event.time,
+    event: event.event,
+    actor: event.actor,
+    subjects: normaliseSubjects(event.subjects),
+    entry: event.entry,
+    source: event.source,
+    details: auditDetailsText(event.details),
+  }));
 }
 
 function entryRow(entry: EntryRecord): Selectable<EntriesTable> {
@@ -392,6 +461,78 @@ class KyselyDirectoryStore implements DirectoryStore {
       );
   }
 
+  /**
+   * Security-sensitive: appends prepared audit events to the chain inside `trx`, after the
+   * transaction's other writes (so the lock below is always the last one a transaction takes,
+   * and two transactions never wait on each other in opposite orders). Each record's seq and
+   * prev come from the head read under the lock: on PostgreSQL an EXCLUSIVE table lock (which
+   * blocks other writers until commit, never plain readers) serialises appends from every
+   * process, and READ COMMITTED reads the head as committed after the lock was granted; on
+   * SQLite the transaction holds the database's write lock from `BEGIN IMMEDIATE` on.
+   */
+  async #chainAudit(
+    trx: Kysely<Database>,
+    events: readonly PreparedAudit[],
+  ): Promise<AuditRecord[]> {
+    if (events.length === 0) return [];
+    if (this.#engine === 'postgres') {
+      await sql`lock table audit_log in exclusive mode`.execute(trx);
+    }
+    const head = await trx
+      .selectFrom('audit_log')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    let seq = head?.seq ?? 0;
+    let prev = head === undefined ? zeroAuditHash : fromDb(head.hash);
+    const records: AuditRecord[] = [];
+    for (const event of events) {
+      seq += 1;
+      const contents = { ...event, seq, prev };
+      const hash = auditRecordHash(contents);
+      await trx
+        .insertInto('audit_log')
+        .values({
+          seq,
+          created_at: event.time,
+          event: event.event,
+          actor: event.actor,
+          entry_id: event.entry,
+          source: event.source,
+          details: event.details,
+          prev: toDb(prev),
+          hash: toDb(hash),
+        })
+        .execute();
+      if (event.subjects.length > 0) {
+        await trx
+          .insertInto('audit_subjects')
+          .values(event.subjects.map((user) => ({ user_name: user, seq })))
+          .execute();
+      }
+      records.push({ ...contents, hash });
+      prev = hash;
+    }
+    return records;
+  }
+
+  /** Runs `write`, with the audit events after it in the same transaction when there are any. */
+  async #audited(
+    db: Kysely<Database>,
+    audit: readonly PreparedAudit[],
+    write: (db: Kysely<Database>) => Promise<unknown>,
+  ): Promise<void> {
+    if (audit.length === 0) {
+      await write(db);
+      return;
+    }
+    await this.#transaction(async (trx) => {
+      await write(trx);
+      await this.#chainAudit(trx, audit);
+    });
+  }
+
   async migrate(): Promise<void> {
     await this.#run('store.migrate', (db) => migrate(db, this.#engine));
   }
@@ -407,11 +548,13 @@ class KyselyDirectoryStore implements DirectoryStore {
     user: UserRecord,
     genesis: KeyLogRecord,
     invite?: { codeHash: Uint8Array; now: number },
+    audit?: readonly AuditEvent[],
   ): Promise<void> {
     const op = 'store.createUser';
     if (genesis.user !== user.name || genesis.seq !== 0) {
       throw new FsError('invalid', `${op}: the genesis event is not this user's seq 0`, { op });
     }
+    const events = prepareAudit(audit);
     await this.#run(op, () =>
       this.#transaction(async (trx) => {
         await trx
@@ -447,6 +590,7 @@ class KyselyDirectoryStore implements DirectoryStore {
             throw new FsError('invalid', `${op}: the invite is unknown, used or expired`, { op });
           }
         }
+        await this.#chainAudit(trx, events);
       }),
     );
   }
@@ -492,20 +636,23 @@ class KyselyDirectoryStore implements DirectoryStore {
 
   // Key logs
 
-  async appendKeyLog(record: KeyLogRecord): Promise<void> {
+  async appendKeyLog(record: KeyLogRecord, audit?: readonly AuditEvent[]): Promise<void> {
     // The primary key (user, seq) decides between two appends racing for the same seq.
+    const events = prepareAudit(audit);
     await this.#run(
       'store.appendKeyLog',
       (db) =>
-        db
-          .insertInto('key_log')
-          .values({
-            user_name: record.user,
-            seq: record.seq,
-            envelope: toDb(record.envelope),
-            hash: toDb(record.hash),
-          })
-          .execute(),
+        this.#audited(db, events, (trx) =>
+          trx
+            .insertInto('key_log')
+            .values({
+              user_name: record.user,
+              seq: record.seq,
+              envelope: toDb(record.envelope),
+              hash: toDb(record.hash),
+            })
+            .execute(),
+        ),
       { unique: 'conflict' },
     );
   }
@@ -528,6 +675,7 @@ class KyselyDirectoryStore implements DirectoryStore {
           user_name: record.user,
           state: record.state,
           expires_at: record.expiresAt,
+          source: record.source ?? null,
         })
         .execute(),
     );
@@ -543,20 +691,52 @@ class KyselyDirectoryStore implements DirectoryStore {
     return { id: row.id, user: userOf(row.user_name), state: row.state, expiresAt: row.expires_at };
   }
 
-  async createSession(record: SessionRecord): Promise<void> {
+  async createSession(record: SessionRecord, audit?: readonly AuditEvent[]): Promise<void> {
+    const events = prepareAudit(audit);
     await this.#run('store.createSession', (db) =>
+      this.#audited(db, events, (trx) =>
+        trx
+          .insertInto('sessions')
+          .values({
+            id: record.id,
+            user_name: record.user,
+            device_key: toDb(record.deviceKey),
+            created_at: record.createdAt,
+            expires_at: record.expiresAt,
+            revoked_at: record.revokedAt,
+          })
+          .execute(),
+      ),
+    );
+  }
+
+  async listSessions(user: UserName, now: number): Promise<SessionRecord[]> {
+    const rows = await this.#run('store.listSessions', (db) =>
       db
-        .insertInto('sessions')
-        .values({
-          id: record.id,
-          user_name: record.user,
-          device_key: toDb(record.deviceKey),
-          created_at: record.createdAt,
-          expires_at: record.expiresAt,
-          revoked_at: record.revokedAt,
-        })
+        .selectFrom('sessions')
+        .selectAll()
+        .where('user_name', '=', user)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', '>', now)
+        .orderBy('created_at')
+        .orderBy('id')
         .execute(),
     );
+    return rows.map(sessionFromRow);
+  }
+
+  async revokeSession(user: UserName, id: string, now: number): Promise<boolean> {
+    const result = await this.#run('store.revokeSession', (db) =>
+      db
+        .updateTable('sessions')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('user_name', '=', user)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst(),
+    );
+    return result.numUpdatedRows > 0n;
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -564,6 +744,49 @@ class KyselyDirectoryStore implements DirectoryStore {
       db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst(),
     );
     return row === undefined ? undefined : sessionFromRow(row);
+  }
+
+  async revokeKeys(
+    record: KeyLogRecord,
+    sealedKeys: Uint8Array,
+    keepSession: string,
+    now: number,
+    audit?: readonly AuditEvent[],
+  ): Promise<void> {
+    // One transaction: the key event, the keys sealed for the next login and the end of every
+    // other session land together or not at all, so no login ever unseals keys that the log
+    // no longer names.
+    const events = prepareAudit(audit);
+    await this.#run(
+      'store.revokeKeys',
+      () =>
+        this.#transaction(async (trx) => {
+          await trx
+            .insertInto('key_log')
+            .values({
+              user_name: record.user,
+              seq: record.seq,
+              envelope: toDb(record.envelope),
+              hash: toDb(record.hash),
+            })
+            .execute();
+          await trx
+            .updateTable('users')
+            .set({ sealed_keys: toDb(sealedKeys) })
+            .where('name', '=', record.user)
+            .execute();
+          await trx
+            .updateTable('sessions')
+            .set({ revoked_at: now })
+            .where('user_name', '=', record.user)
+            .where('id', '<>', keepSession)
+            .where('revoked_at', 'is', null)
+            .where('expires_at', '>', now)
+            .execute();
+          await this.#chainAudit(trx, events);
+        }),
+      { unique: 'conflict' },
+    );
   }
 
   async revokeSessions(user: UserName, now: number): Promise<void> {
@@ -592,12 +815,40 @@ class KyselyDirectoryStore implements DirectoryStore {
     return row !== undefined;
   }
 
-  async pruneExpired(now: number): Promise<void> {
+  async pruneExpired(
+    now: number,
+    audit?: (expired: readonly ExpiredLogin[]) => AuditEvent[],
+  ): Promise<void> {
     await this.#run('store.pruneExpired', () =>
       this.#transaction(async (trx) => {
         await trx.deleteFrom('nonces').where('expires_at', '<=', now).execute();
-        await trx.deleteFrom('login_states').where('expires_at', '<=', now).execute();
+        // One statement takes the states: of two processes pruning at once, each state goes to
+        // exactly one of them (and so is recorded once).
+        const expired = await trx
+          .deleteFrom('login_states')
+          .where('expires_at', '<=', now)
+          .returning(['user_name', 'source', 'expires_at'])
+          .execute();
         await trx.deleteFrom('sessions').where('expires_at', '<=', now).execute();
+        if (audit === undefined || expired.length === 0) return;
+        const known = new Set<string>();
+        for (const part of chunks([...new Set(expired.map((row) => row.user_name))])) {
+          const rows = await trx
+            .selectFrom('users')
+            .select('name')
+            .where('name', 'in', part)
+            .execute();
+          for (const row of rows) known.add(row.name);
+        }
+        const logins = expired
+          .sort((a, b) => a.expires_at - b.expires_at)
+          .map((row) => ({
+            user: userOf(row.user_name),
+            known: known.has(row.user_name),
+            source: row.source,
+            expiresAt: row.expires_at,
+          }));
+        await this.#chainAudit(trx, prepareAudit(audit(logins)));
       }),
     );
   }
@@ -761,11 +1012,16 @@ class KyselyDirectoryStore implements DirectoryStore {
     return rows.map(entryFromRow);
   }
 
-  async updateEntry(entry: EntryRecord, expectedVersion: number): Promise<void> {
+  async updateEntry(
+    entry: EntryRecord,
+    expectedVersion: number,
+    audit?: readonly AuditEvent[],
+  ): Promise<void> {
     const op = 'store.updateEntry';
     if (entry.version !== expectedVersion + 1) {
       throw new FsError('invalid', `${op}: the new version must follow the expected one`, { op });
     }
+    const events = prepareAudit(audit);
     await this.#run(op, () =>
       this.#transaction(async (trx) => {
         // Compare-and-swap: the row changes only if it is still at the version the caller read.
@@ -789,6 +1045,7 @@ class KyselyDirectoryStore implements DirectoryStore {
         await this.#addVersion(trx, entry);
         await trx.deleteFrom('entry_grants').where('entry_id', '=', entry.id).execute();
         await this.#putGrants(trx, entry);
+        await this.#chainAudit(trx, events);
       }),
     );
   }
@@ -879,11 +1136,13 @@ class KyselyDirectoryStore implements DirectoryStore {
     return rows.map(entryFromRow);
   }
 
-  async purgeEntry(id: FileId): Promise<void> {
+  async purgeEntry(id: FileId, audit?: readonly AuditEvent[]): Promise<void> {
+    const events = prepareAudit(audit);
     await this.#run('store.purgeEntry', () =>
       this.#transaction(async (trx) => {
         await trx.deleteFrom('entries').where('id', '=', id).execute();
         await this.#deleteHistory(trx, [id]);
+        await this.#chainAudit(trx, events);
       }),
     );
   }
@@ -907,6 +1166,32 @@ class KyselyDirectoryStore implements DirectoryStore {
     return ids.map(fileIdOf);
   }
 
+  async purgeExpiredTrash(now: number, policy: TrashPolicy): Promise<FileId[]> {
+    const { defaultMs, minMs, maxMs, graceMs } = policy;
+    // Each entry's cutoff comes from its owner's row, in the same statement that deletes it;
+    // a CASE rather than least()/greatest() or min()/max(), which the engines spell apart.
+    const retention = sql<number>`(select case
+        when u.retention_ms is null then ${defaultMs}
+        when u.retention_ms < ${minMs} then ${minMs}
+        when u.retention_ms > ${maxMs} then ${maxMs}
+        else u.retention_ms end
+      from users u where u.name = entries.owner)`;
+    const ids = await this.#run('store.purgeExpiredTrash', () =>
+      this.#transaction(async (trx) => {
+        const rows = await trx
+          .deleteFrom('entries')
+          .where('deleted_at', 'is not', null)
+          .where(sql<boolean>`deleted_at + ${retention} + ${graceMs} < ${now}`)
+          .returning('id')
+          .execute();
+        const purged = rows.map((row) => row.id);
+        await this.#deleteHistory(trx, purged);
+        return purged;
+      }),
+    );
+    return ids.map(fileIdOf);
+  }
+
   /**
    * Deletes versions and grants of purged entries. The foreign keys cascade already; this
    * keeps the result the same on a connection where SQLite's foreign_keys pragma is off.
@@ -915,6 +1200,31 @@ class KyselyDirectoryStore implements DirectoryStore {
     for (const part of chunks(ids)) {
       await trx.deleteFrom('entry_versions').where('id', 'in', part).execute();
       await trx.deleteFrom('entry_grants').where('entry_id', 'in', part).execute();
+    }
+  }
+
+  // Per-user settings
+
+  async getRetention(user: UserName): Promise<number | null> {
+    const op = 'store.getRetention';
+    const row = await this.#run(op, (db) =>
+      db.selectFrom('users').select('retention_ms').where('name', '=', user).executeTakeFirst(),
+    );
+    if (row === undefined) throw new FsError('not-exist', `${op}: no such user`, { op });
+    return row.retention_ms;
+  }
+
+  async setRetention(user: UserName, retentionMs: number | null): Promise<void> {
+    const op = 'store.setRetention';
+    const result = await this.#run(op, (db) =>
+      db
+        .updateTable('users')
+        .set({ retention_ms: retentionMs })
+        .where('name', '=', user)
+        .executeTakeFirst(),
+    );
+    if (result.numUpdatedRows === 0n) {
+      throw new FsError('not-exist', `${op}: no such user`, { op });
     }
   }
 
@@ -1004,6 +1314,191 @@ class KyselyDirectoryStore implements DirectoryStore {
         .execute(),
     );
     return rows.map(releaseFromRow);
+  }
+
+  // Groups
+
+  async listGroups(owner: UserName): Promise<GroupRecord[]> {
+    const rows = await this.#run('store.listGroups', (db) =>
+      db.selectFrom('groups').selectAll().where('owner', '=', owner).orderBy('name').execute(),
+    );
+    return rows.map(groupFromRow);
+  }
+
+  async getGroup(owner: UserName, name: GroupName): Promise<GroupRecord | undefined> {
+    const row = await this.#run('store.getGroup', (db) =>
+      db
+        .selectFrom('groups')
+        .selectAll()
+        .where('owner', '=', owner)
+        .where('name', '=', name)
+        .executeTakeFirst(),
+    );
+    return row === undefined ? undefined : groupFromRow(row);
+  }
+
+  async putGroup(record: GroupRecord, expectedVersion: number): Promise<void> {
+    const op = 'store.putGroup';
+    if (record.version !== expectedVersion + 1) {
+      throw new FsError('invalid', `${op}: the new version must follow the expected one`, { op });
+    }
+    const values = {
+      version: record.version,
+      envelope: toDb(record.envelope),
+      updated_at: record.updatedAt,
+    };
+    if (expectedVersion === 0) {
+      // The primary key decides between two creations; the foreign key refuses an unknown owner.
+      await this.#run(op, (db) =>
+        db
+          .insertInto('groups')
+          .values({ owner: record.owner, name: record.name, ...values })
+          .execute(),
+      );
+      return;
+    }
+    // Compare-and-swap in one statement: the row changes only if still at the version read.
+    const result = await this.#run(op, (db) =>
+      db
+        .updateTable('groups')
+        .set(values)
+        .where('owner', '=', record.owner)
+        .where('name', '=', record.name)
+        .where('version', '=', expectedVersion)
+        .executeTakeFirst(),
+    );
+    if (result.numUpdatedRows === 0n) {
+      throw new FsError('conflict', `${op}: the group changed or was deleted since it was read`, {
+        op,
+      });
+    }
+  }
+
+  async deleteGroup(owner: UserName, name: GroupName): Promise<void> {
+    const op = 'store.deleteGroup';
+    const result = await this.#run(op, (db) =>
+      db
+        .deleteFrom('groups')
+        .where('owner', '=', owner)
+        .where('name', '=', name)
+        .executeTakeFirst(),
+    );
+    if (result.numDeletedRows === 0n)
+      throw new FsError('not-exist', `${op}: no such group`, { op });
+  }
+
+  // Audit log
+
+  async appendAudit(events: readonly AuditEvent[]): Promise<AuditRecord[]> {
+    const prepared = prepareAudit(events);
+    if (prepared.length === 0) return [];
+    return this.#run('store.appendAudit', () =>
+      this.#transaction((trx) => this.#chainAudit(trx, prepared)),
+    );
+  }
+
+  async listAudit(after: number, limit: number, subject?: UserName): Promise<AuditRecord[]> {
+    if (limit < 1) return [];
+    // Subjects aggregated in the same statement, so a record never comes with another's.
+    const subjects = sql<
+      string | null
+    >`(select string_agg(s.user_name, ',' order by s.user_name) from audit_subjects s where s.seq = a.seq)`;
+    const rows = await this.#run('store.listAudit', (db) =>
+      subject === undefined
+        ? db
+            .selectFrom('audit_log as a')
+            .selectAll('a')
+            .select(subjects.as('subjects'))
+            .where('a.seq', '>', after)
+            .orderBy('a.seq')
+            .limit(limit)
+            .execute()
+        : // One user's records, driven by the (user_name, seq) key: a user with few records in
+          // a long log costs a few index reads, not a scan.
+          db
+            .selectFrom('audit_subjects as m')
+            .innerJoin('audit_log as a', 'a.seq', 'm.seq')
+            .selectAll('a')
+            .select(subjects.as('subjects'))
+            .where('m.user_name', '=', subject)
+            .where('m.seq', '>', after)
+            .orderBy('m.seq')
+            .limit(limit)
+            .execute(),
+    );
+    return rows.map(auditFromRow);
+  }
+
+  async auditHead(): Promise<{ seq: number; hash: Uint8Array; checkpoint: number }> {
+    return this.#run('store.auditHead', async (db) => {
+      const head = await db
+        .selectFrom('audit_log')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const checkpoint = await db
+        .selectFrom('audit_checkpoints')
+        .select('seq')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return {
+        seq: head?.seq ?? 0,
+        hash: head === undefined ? zeroAuditHash : fromDb(head.hash),
+        checkpoint: checkpoint?.seq ?? 0,
+      };
+    });
+  }
+
+  async addAuditCheckpoint(checkpoint: AuditCheckpointRecord): Promise<void> {
+    await this.#run('store.addAuditCheckpoint', (db) =>
+      db
+        .insertInto('audit_checkpoints')
+        .values({
+          seq: checkpoint.seq,
+          hash: toDb(checkpoint.hash),
+          created_at: checkpoint.time,
+          envelope: toDb(checkpoint.envelope),
+        })
+        .execute(),
+    );
+  }
+
+  async listAuditCheckpoints(after: number, limit: number): Promise<AuditCheckpointRecord[]> {
+    if (limit < 1) return [];
+    const rows = await this.#run('store.listAuditCheckpoints', (db) =>
+      db
+        .selectFrom('audit_checkpoints')
+        .selectAll()
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map(checkpointFromRow);
+  }
+
+  async setRole(
+    user: UserName,
+    role: UserRecord['role'],
+    audit?: readonly AuditEvent[],
+  ): Promise<void> {
+    const op = 'store.setRole';
+    const events = prepareAudit(audit);
+    await this.#run(op, () =>
+      this.#transaction(async (trx) => {
+        const result = await trx
+          .updateTable('users')
+          .set({ role })
+          .where('name', '=', user)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) {
+          throw new FsError('not-exist', `${op}: no such user`, { op });
+        }
+        await this.#chainAudit(trx, events);
+      }),
+    );
   }
 }
 

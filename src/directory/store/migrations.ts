@@ -266,9 +266,121 @@ function blockReleases(engine: StoreEngine): Migration {
   };
 }
 
+/**
+ * Each user's own trash retention (`peervault retention`): null follows the directory's
+ * default. A column of `users`, so that the directory's own late purge can join it; the bounds
+ * are the directory's settings, checked when a value is set and applied again when it is used.
+ */
+function userRetention(engine: StoreEngine): Migration {
+  const t = columnTypes(engine);
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // SQLite adds a column to a STRICT table when its type is one STRICT allows (integer).
+      await db.schema
+        .alterTable('users')
+        .addColumn('retention_ms', t.time, (c) => c.check(sql`retention_ms >= 0`))
+        .execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('users').dropColumn('retention_ms').execute();
+    },
+  };
+}
+
+/**
+ * The audit log (DESIGN.md section 7): records, who each concerns, and signed checkpoints; and
+ * the client address of a login state (a login never finished is recorded when it expires).
+ * `seq` is a plain integer key that the store assigns under a lock (head + 1), not an identity
+ * or AUTOINCREMENT: the chain needs the previous record's hash at insert time anyway, and a
+ * removed record must show as a gap. No foreign keys: the log outlives the users and entries
+ * it names, and a check of the log must see rows exactly as they are.
+ */
+function auditLog(engine: StoreEngine): Migration {
+  const t = columnTypes(engine);
+  const strict = <B extends { modifyEnd(modifier: Expression<unknown>): B }>(table: B): B =>
+    engine === 'sqlite' ? table.modifyEnd(sql`strict`) : table;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('seq', t.time, (c) => c.primaryKey().check(sql`seq >= 1`))
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('entry_id', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('prev', t.bytes, (c) => c.notNull())
+        .addColumn('hash', t.bytes, (c) => c.notNull())
+        .$call(strict)
+        .execute();
+      // Owners read "records about me, after seq n": this key answers it in order.
+      await db.schema
+        .createTable('audit_subjects')
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('seq', t.time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_subjects_pk', ['user_name', 'seq'])
+        .$call(strict)
+        .execute();
+      await db.schema
+        .createTable('audit_checkpoints')
+        .addColumn('seq', t.time, (c) => c.primaryKey())
+        .addColumn('hash', t.bytes, (c) => c.notNull())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .addColumn('envelope', t.bytes, (c) => c.notNull())
+        .$call(strict)
+        .execute();
+      // A login never finished is recorded when its state expires, with where it came from.
+      await db.schema.alterTable('login_states').addColumn('source', 'text').execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('login_states').dropColumn('source').execute();
+      for (const table of ['audit_checkpoints', 'audit_subjects', 'audit_log']) {
+        await db.schema.dropTable(table).execute();
+      }
+    },
+  };
+}
+
+/**
+ * Users' groups (sharing: `@team` in a grant): the latest signed `group` record of each. The
+ * owner references `users`; an owner's groups are listed by name, ordered bytewise on both
+ * engines.
+ */
+function groups(engine: StoreEngine): Migration {
+  const t = columnTypes(engine);
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('groups')
+        .addColumn('owner', 'text', (c) => c.notNull().references('users.name'))
+        .addColumn('name', t.sortedText, (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull().check(sql`version >= 1`))
+        .addColumn('envelope', t.bytes, (c) => c.notNull())
+        .addColumn('updated_at', t.time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('groups_pk', ['owner', 'name'])
+        // STRICT, as in 0001: SQLite refuses a value of the wrong type instead of storing it.
+        .$call((table) => (engine === 'sqlite' ? table.modifyEnd(sql`strict`) : table))
+        .execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('groups').execute();
+    },
+  };
+}
+
 /** Every migration, by name, for one engine. Names sort in the order they apply. */
 export function migrationsFor(engine: StoreEngine): Record<string, Migration> {
-  return { '0001-initial': initial(engine), '0002-block-releases': blockReleases(engine) };
+  return {
+    '0001-initial': initial(engine),
+    '0002-block-releases': blockReleases(engine),
+    '0003-user-retention': userRetention(engine),
+    '0004-groups': groups(engine),
+    '0005-audit': auditLog(engine),
+  };
 }
 
 function provider(engine: StoreEngine): MigrationProvider {

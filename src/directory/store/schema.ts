@@ -16,6 +16,8 @@ export interface UsersTable {
   /** Sealed under the user's OPAQUE export key; never a plain private key. */
   sealed_keys: Uint8Array;
   role: 'user' | 'admin';
+  /** The user's own trash retention (migration 0003); null follows the directory's default. */
+  retention_ms: number | null;
 }
 
 /** Invitations to register; only a hash of each code is kept. */
@@ -42,6 +44,8 @@ export interface LoginStatesTable {
   /** Secret until the login finishes or expires. */
   state: string;
   expires_at: number;
+  /** The client's address (migration 0005), for the audit record of a login never finished. */
+  source: string | null;
 }
 
 /** Logged-in sessions. */
@@ -124,6 +128,51 @@ export interface BlockReleasesTable {
   created_at: number;
 }
 
+/**
+ * The audit log (migration 0005): one row per record, `seq` 1, 2, 3 … given by the store under a
+ * lock (see `appendAudit`), never by the database, so that a removed row leaves a gap. What the
+ * hash covers is in wire/audit-log.ts; the subjects live in {@link AuditSubjectsTable}.
+ */
+export interface AuditLogTable {
+  seq: number;
+  created_at: number;
+  event: string;
+  actor: string | null;
+  entry_id: string | null;
+  source: string;
+  /** JSON text of a flat map, keys sorted: hashed exactly as stored. */
+  details: string;
+  prev: Uint8Array;
+  hash: Uint8Array;
+}
+
+/** Who each audit record concerns, indexed by user: primary key (user_name, seq). */
+export interface AuditSubjectsTable {
+  user_name: string;
+  seq: number;
+}
+
+/** Signed checkpoints of the audit log's head, by the seq they sign. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: Uint8Array;
+  created_at: number;
+  /** The signed `audit-checkpoint` envelope. */
+  envelope: Uint8Array;
+}
+
+/**
+ * Users' groups (migration 0004): the latest signed `group` record of each; primary key
+ * (owner, name). `version` is what the compare-and-swap of `putGroup` compares.
+ */
+export interface GroupsTable {
+  owner: string;
+  name: string;
+  version: number;
+  envelope: Uint8Array;
+  updated_at: number;
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable;
@@ -138,4 +187,8 @@ export interface Database {
   entry_grants: EntryGrantsTable;
   peers: PeersTable;
   block_releases: BlockReleasesTable;
+  groups: GroupsTable;
+  audit_log: AuditLogTable;
+  audit_subjects: AuditSubjectsTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }

@@ -1,0 +1,271 @@
+/**
+ * The directory's audit log (DESIGN.md section 7): what is recorded when, the signed checkpoints
+ * of its head, and the check of a whole stored log.
+ *
+ * When (docs/formats.md lists every kind and its details):
+ * - in the same transaction as the change it records, so a change is never without its record:
+ *   register, login.ok, key.appended (appends and revocations), entry.shared / entry.unshared
+ *   / entry.deleted / entry.restored (the update route compares the grants before and after),
+ *   entry.deleted with `purged` (a purge from the trash), role.changed;
+ * - right after, when there is no change to ride with: login.failed with reason `refused` (a
+ *   finish that did not verify) and access.refused (every refusal entries.ts logs; appended
+ *   before the refusal is answered). A failure to append these is logged and does not change
+ *   the answer;
+ * - when the login state expires, for a login never finished: login.failed with reason
+ *   `unfinished`, in the transaction that deletes the state (the directory's maintenance,
+ *   every minute). With OPAQUE a wrong password is found out by the client, which then sends
+ *   nothing more: to the directory, a failed login is one that was started and never finished.
+ *
+ * Checkpoints: once `auditCheckpointRecords` records follow the last checkpoint (checked after
+ * every request that recorded something), every `auditCheckpointMs` if any record followed it,
+ * and when the directory stops, the head is signed with the directory's identity key. Several
+ * directory processes may race to sign the same head; the first stored wins, the rest are
+ * dropped.
+ *
+ * Security: a checkpoint signed by the directory proves nothing against the directory itself;
+ * it makes quiet edits by anyone without the identity key detectable (docs/threat-model.md).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditDetails, AuditEvent, AuditKind } from '../interface/audit.js';
+import type { DirectoryStore, ExpiredLogin } from '../interface/directory-store.js';
+import type { ErrorKind } from '../interface/errors.js';
+import { isFsError } from '../interface/errors.js';
+import type { FileId } from '../interface/ids.js';
+import type { UserName } from '../interface/names.js';
+import type { SigningKeyPair } from '../crypto/keys.js';
+import {
+  AuditChainVerifier,
+  type AuditVerification,
+  signAuditCheckpoint,
+} from '../wire/audit-log.js';
+import type { DirectoryConfig } from './config.js';
+
+/** What a route says about an event; the time and the source are filled in. */
+export interface AuditFields {
+  event: AuditKind;
+  actor: UserName | null;
+  subjects: readonly UserName[];
+  entry?: FileId | null;
+  details?: AuditDetails;
+}
+
+/** A refusal as entries.ts logs it, to be recorded as `access.refused`. */
+export interface AuditRefusal {
+  user: UserName;
+  op: string;
+  /** The entry refused (its owner becomes the subject), or null when none could be named. */
+  entry: string | null;
+  kind: ErrorKind;
+}
+
+/** The directory's audit log, as routes use it. */
+export interface DirectoryAudit {
+  /** An event of `request`, for a store method that records it with its change. */
+  event(request: FastifyRequest, fields: AuditFields): AuditEvent;
+  /** Appends an event of `request` now; a failure is logged on the request, never thrown. */
+  record(request: FastifyRequest, fields: AuditFields): Promise<void>;
+  /**
+   * Signs the head when a checkpoint is due: `count` when enough records follow the last one,
+   * `any` when any does. Returns the seq signed, or undefined when none was due.
+   */
+  checkpoint(mode: 'count' | 'any'): Promise<number | undefined>;
+  /** Installs the hooks that record refusals and make checkpoints after requests. */
+  install(app: FastifyInstance): void;
+  /** Stops the timer and signs the head if anything is unsigned; idempotent. */
+  close(): Promise<void>;
+}
+
+/** What the audit log needs. */
+export interface AuditDeps {
+  store: DirectoryStore;
+  /** The directory's identity key, which signs checkpoints. */
+  key: SigningKeyPair;
+  config: Pick<DirectoryConfig, 'auditCheckpointRecords' | 'auditCheckpointMs'>;
+  now: () => number;
+}
+
+/** Refusals noted on a request and not yet recorded. */
+const pendingRefusals = new WeakMap<FastifyRequest, AuditRefusal[]>();
+/** Requests that recorded something: a checkpoint may be due after them. */
+const audited = new WeakSet<FastifyRequest>();
+
+/**
+ * Notes a refusal to record as `access.refused` before `request` is answered (entries.ts calls
+ * this where it logs the refusal; the hooks of {@link DirectoryAudit.install} record it).
+ */
+export function noteRefusal(request: FastifyRequest, refusal: AuditRefusal): void {
+  const list = pendingRefusals.get(request);
+  if (list === undefined) pendingRefusals.set(request, [refusal]);
+  else list.push(refusal);
+}
+
+/** Creates the audit log of one directory process; its timer runs until `close()`. */
+export function createDirectoryAudit(deps: AuditDeps): DirectoryAudit {
+  const { store, key, config, now } = deps;
+  let running: Promise<number | undefined> | undefined;
+  let closed = false;
+
+  const event = (request: FastifyRequest, fields: AuditFields): AuditEvent => {
+    audited.add(request);
+    return {
+      time: now(),
+      event: fields.event,
+      actor: fields.actor,
+      subjects: fields.subjects,
+      entry: fields.entry ?? null,
+      source: request.ip,
+      details: fields.details ?? {},
+    };
+  };
+
+  const record = async (request: FastifyRequest, fields: AuditFields): Promise<void> => {
+    try {
+      await store.appendAudit([event(request, fields)]);
+    } catch (err) {
+      request.log.error(
+        {
+          event: 'audit.failed',
+          audit: fields.event,
+          kind: isFsError(err) ? err.kind : 'internal',
+        },
+        'an audit record could not be appended',
+      );
+    }
+  };
+
+  const signHead = async (mode: 'count' | 'any'): Promise<number | undefined> => {
+    const head = await store.auditHead();
+    const unsigned = head.seq - head.checkpoint;
+    if (unsigned <= 0 || (mode === 'count' && unsigned < config.auditCheckpointRecords)) {
+      return undefined;
+    }
+    const time = now();
+    const envelope = signAuditCheckpoint(key, { seq: head.seq, hash: head.hash, time });
+    try {
+      await store.addAuditCheckpoint({ seq: head.seq, hash: head.hash, time, envelope });
+    } catch (err) {
+      // Another directory process signed this head first: the same seq and hash, so nothing
+      // is lost.
+      if (!isFsError(err, 'exist')) throw err;
+    }
+    return head.seq;
+  };
+
+  // One signing at a time in this process; a caller that finds one running waits for it and
+  // then checks again (more records may have come meanwhile).
+  const checkpoint = async (mode: 'count' | 'any'): Promise<number | undefined> => {
+    while (running !== undefined) await running.catch(() => undefined);
+    const current = signHead(mode);
+    running = current;
+    try {
+      return await current;
+    } finally {
+      if (running === current) running = undefined;
+    }
+  };
+
+  const timer = setInterval(() => {
+    void checkpoint('any').catch(() => undefined);
+  }, config.auditCheckpointMs);
+  timer.unref();
+
+  return {
+    event,
+    record,
+    checkpoint,
+
+    install(app) {
+      // Before any answer goes out (success or error), the refusals noted while handling it
+      // are recorded, each with the owner of the entry refused as its subject.
+      app.addHook('onSend', async (request, _reply, payload) => {
+        const refusals = pendingRefusals.get(request);
+        if (refusals === undefined) return payload;
+        pendingRefusals.delete(request);
+        for (const refusal of refusals) {
+          const owner =
+            refusal.entry === null
+              ? undefined
+              : await store.getEntry(refusal.entry as FileId).then(
+                  (entry) => entry?.owner,
+                  () => undefined,
+                );
+          await record(request, {
+            event: 'access.refused',
+            actor: refusal.user,
+            subjects: owner === undefined ? [] : [owner],
+            entry: refusal.entry as FileId | null,
+            details: { op: refusal.op, kind: refusal.kind },
+          });
+        }
+        return payload;
+      });
+      // After the answer, so no request waits for a signature.
+      app.addHook('onResponse', async (request) => {
+        if (!audited.has(request)) return;
+        await checkpoint('count').catch((err: unknown) => {
+          request.log.error(
+            { event: 'audit.checkpoint-failed', kind: isFsError(err) ? err.kind : 'internal' },
+            'an audit checkpoint could not be made',
+          );
+        });
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await checkpoint('any').catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The `login.failed` events of logins never finished (see the module comment), for
+ * `store.pruneExpired`. An unknown account is named by nobody: what was typed may be a
+ * mistyped password, and no user may read it (admins see that it happened, and from where).
+ */
+export function unfinishedLogins(now: number): (expired: readonly ExpiredLogin[]) => AuditEvent[] {
+  return (expired) =>
+    expired.map((login): AuditEvent => ({
+      time: now,
+      event: 'login.failed',
+      actor: null,
+      subjects: login.known ? [login.user] : [],
+      entry: null,
+      source: login.source ?? 'unknown',
+      details: login.known
+        ? { reason: 'unfinished' }
+        : { reason: 'unfinished', unknownAccount: true },
+    }));
+}
+
+/** Checkpoints and records read per page when a whole log is checked. */
+const verifyPage = 1000;
+
+/**
+ * Checks the whole audit log in `store` against the directory's public key (wire/audit-log.ts
+ * says what is checked), reading it in pages.
+ */
+export async function verifyAuditLog(
+  store: DirectoryStore,
+  directoryKey: Uint8Array,
+): Promise<AuditVerification> {
+  const checkpoints = [];
+  for (let after = 0; ;) {
+    const page = await store.listAuditCheckpoints(after, verifyPage);
+    checkpoints.push(...page);
+    const last = page.at(-1);
+    if (last === undefined || page.length < verifyPage) break;
+    after = last.seq;
+  }
+  const verifier = new AuditChainVerifier(directoryKey, checkpoints);
+  for (let after = 0; ;) {
+    const page = await store.listAudit(after, verifyPage);
+    for (const record of page) verifier.add(record);
+    const last = page.at(-1);
+    if (last === undefined || page.length < verifyPage) break;
+    after = last.seq;
+  }
+  return verifier.finish();
+}
