@@ -116,6 +116,30 @@ export interface ApiAuditPage {
   scope: 'all' | 'own';
 }
 
+/** A security alert of the directory's monitor (docs/monitor.md). */
+export interface ApiAlert {
+  id: number;
+  /** The user who must act, or null for admins only. */
+  audience: string | null;
+  admin: boolean;
+  rule: string;
+  severity: string;
+  summary: string;
+  /** What to do next. */
+  action: string;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+  /** When it was acknowledged, or null while unread. */
+  ackedAt: number | null;
+}
+
+/** The caller's alerts (every alert, for an admin), unread first. */
+export interface ApiAlerts {
+  alerts: ApiAlert[];
+  scope: 'all' | 'own';
+}
+
 /** A peer as `peers` lists it. */
 export interface ApiPeer {
   fingerprint: string;
@@ -124,6 +148,10 @@ export interface ApiPeer {
   lastSeen: number;
   /** Whether it is the peer this API belongs to. */
   self: boolean;
+  /** Strikes against it: blocks that failed verification or audits, as agents reported them. */
+  strikes: number;
+  /** Left out of placement by the directory (its capacity and lastSeen are then 0). */
+  quarantined: boolean;
 }
 
 /** A logged-in session at the local API. */
@@ -638,6 +666,16 @@ export class LocalApi {
   /** Deletes an entry of the trash for good (its blocks are released); it cannot be restored. */
   async purge(path: string): Promise<number> {
     return (await this.#json<{ purged: number }>('POST', '/v1/trash/purge', { path })).purged;
+  }
+
+  /** The security alerts of the logged-in user (all, for an admin), unread first. */
+  alerts(): Promise<ApiAlerts> {
+    return this.#json('GET', '/v1/alerts');
+  }
+
+  /** Acknowledges alert `id`, lifting the purge protection a burst alert holds. */
+  ackAlert(id: number): Promise<ApiAlert> {
+    return this.#json('POST', '/v1/alerts/ack', { id });
   }
 
   /** Records of the directory's audit log about the logged-in user (all, for an admin). */

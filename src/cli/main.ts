@@ -14,6 +14,7 @@ import {
   registerCommand,
   whoamiCommand,
 } from './commands/account.js';
+import { alertsCommand } from './commands/alerts.js';
 import { auditCommand } from './commands/audit.js';
 import { demoCommand } from './commands/demo.js';
 import { directoryCommand } from './commands/directory.js';
@@ -80,6 +81,7 @@ export const commands: readonly Command[] = [
   statusCommand,
   repairCommand,
   auditCommand,
+  alertsCommand,
 ];
 
 const processIo: CommandIo = {

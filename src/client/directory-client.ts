@@ -15,6 +15,7 @@ import * as opaque from '@serenity-kit/opaque';
 import type { Agent } from 'undici';
 import { request as httpRequest } from 'undici';
 import { FsError, isErrorKind } from '../interface/errors.js';
+import type { BlockId, FileId } from '../interface/ids.js';
 import { parseUserName, type UserName } from '../interface/names.js';
 import { constantTimeEqual, utf8 } from '../crypto/bytes.js';
 import { openWithExportKey, sealWithExportKey } from '../crypto/export-key-seal.js';
@@ -33,6 +34,8 @@ import {
   type InfoResponse,
   type LoginFinishResponse,
   type LoginStartResponse,
+  type PeerHealthResponse,
+  type ReportResponse,
   routes,
 } from '../wire/directory-api.js';
 import {
@@ -466,6 +469,32 @@ export class DirectoryClient {
       checkKeyLogPin(this.#pins, state, envelopes);
       return state;
     }
+  }
+
+  /**
+   * Reports a peer that served block `block` of `file` failing verification, or failed a
+   * storage audit for it (a strike; the directory quarantines after enough, routes/reports.ts).
+   */
+  async reportPeer(
+    session: DirectorySession,
+    report: { peer: Uint8Array; reason: 'integrity' | 'audit'; block: BlockId; file: FileId },
+  ): Promise<ReportResponse> {
+    return this.call<ReportResponse>(
+      'POST',
+      routes.reports,
+      {
+        peer: toBase64url(report.peer),
+        reason: report.reason,
+        block: report.block,
+        file: report.file,
+      },
+      session,
+    );
+  }
+
+  /** Every peer with a strike or a quarantine, with the counts (not signed: for display). */
+  async peerHealth(): Promise<PeerHealthResponse> {
+    return this.call<PeerHealthResponse>('GET', routes.peerHealth);
   }
 
   /** The live peers, verified against the directory's pinned key. */

@@ -11,7 +11,8 @@
  *   owner issued for its folder is enough (the folder's list may have changed since);
  * - a version signed by a non-owner follows a version whose certificate is the same and names
  *   its signer as a writer (so a writer cannot widen access, and a writer the owner removed
- *   cannot write again), and names that version's hash;
+ *   cannot write again), and names that version's hash; and it does not bring back a deleted
+ *   entry (only the owner restores);
  * - it is the entry that was asked for (id, parent, owner).
  * Anything else is an `integrity` error.
  */
@@ -139,6 +140,12 @@ async function checkFollows(ctx: AgentContext, entry: VerifiedEntry) {
     });
   }
   checkWriterFollows(body, writer, before.body, before.ownerKey);
+  // Restoring is the owner's alone: a writer's version may delete, never bring back.
+  if (before.body.deleted !== null && body.deleted === null) {
+    throw new FsError('integrity', `${writer} restored this entry, but only its owner may`, {
+      op: 'entry.verify',
+    });
+  }
   seen.add(key);
 }
 

@@ -10,7 +10,7 @@
  * the two leaves an entry in the trash whose blocks may be gone: the next pass purges it. The
  * user asked for it to go, so nothing they wanted is lost.
  */
-import { FsError } from '../interface/errors.js';
+import { FsError, isFsError } from '../interface/errors.js';
 import type { FileId } from '../interface/ids.js';
 import { toBase64url } from '../wire/base64.js';
 import { maxReleaseBlocks, signBlockRelease } from '../wire/block-release.js';
@@ -24,7 +24,10 @@ export interface GarbageSummary {
   purged: number;
   /** Blocks named in releases. */
   releasedBlocks: number;
-  /** Trash entries not yet past retention. */
+  /**
+   * Trash entries not yet past retention, or protected from purge by an unread alert (a burst
+   * of deletions, docs/monitor.md).
+   */
   kept: number;
 }
 
@@ -112,7 +115,15 @@ export async function collectGarbage(
       summary.kept += 1;
       continue;
     }
-    summary.releasedBlocks += await purgeForGood(ctx, await openOwnTrashEntry(ctx, answer));
+    try {
+      summary.releasedBlocks += await purgeForGood(ctx, await openOwnTrashEntry(ctx, answer));
+    } catch (err) {
+      // Protected after a burst of deletions: kept until the owner acknowledges the alert; a
+      // purge of this one entry (`only`) says so to whoever asked.
+      if (options.only !== undefined || !isFsError(err, 'conflict')) throw err;
+      summary.kept += 1;
+      continue;
+    }
     summary.purged += 1;
   }
   return summary;

@@ -219,6 +219,21 @@ async function wrappedToCurrent(ctx: AgentContext, body: DirEntryBody): Promise<
   }
 }
 
+/** Entries rewritten at once: the directory commits each durably, so a few overlap well. */
+const rewriteConcurrency = 8;
+
+/** Runs `work` over `items`, at most {@link rewriteConcurrency} at a time; the first error stops it. */
+async function inParallel<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(rewriteConcurrency, items.length) }, worker));
+}
+
 /**
  * Steps 2 and 3 (module comment): brings every entry the caller owns, and every shared entry
  * the caller may write, under the current keys. Safe to run again at any time; does nothing
@@ -249,7 +264,7 @@ export async function finishRevocation(
   const total = own.length + writable.length;
   let done = 0;
   const step = () => options.onProgress?.({ done: ++done, total });
-  for (const entry of own) {
+  await inParallel(own, async (entry) => {
     try {
       const result = await rewriteOwn(ctx, entry);
       summary.ownRewritten += 1;
@@ -259,8 +274,8 @@ export async function finishRevocation(
       summary.skipped += 1;
     }
     step();
-  }
-  for (const entry of writable) {
+  });
+  await inParallel(writable, async (entry) => {
     // A writer may not change who holds keys, only renew its own copy: same holders, same
     // certificate, the same content carried.
     const keys = {
@@ -277,7 +292,7 @@ export async function finishRevocation(
     if (await put(ctx, entry, next)) summary.sharedRewritten += 1;
     else summary.skipped += 1;
     step();
-  }
+  });
   return summary;
 }
 

@@ -20,12 +20,15 @@ import {
 import { createDirectoryAudit, type DirectoryAudit } from './audit.js';
 import type { DirectoryConfig } from './config.js';
 import type { DirectoryKeys } from './keys.js';
+import { createDirectoryMonitor, type DirectoryMonitor } from './monitor.js';
+import { registerAlertRoutes } from './routes/alerts.js';
 import { registerAccountRoutes } from './routes/accounts.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerEntryRoutes } from './routes/entries.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerPeerRoutes } from './routes/peers.js';
+import { registerReportRoutes } from './routes/reports.js';
 import { registerReleaseRoutes } from './routes/releases.js';
 import { registerRetentionRoutes } from './routes/retention.js';
 import { registerFileAccessRoutes } from './routes/file-access.js';
@@ -40,6 +43,8 @@ export interface DirectoryContext {
   now: () => number;
   /** The audit log (audit.ts); {@link buildDirectoryApp} makes one when not given. */
   audit: DirectoryAudit;
+  /** The security monitor (monitor.ts); {@link buildDirectoryApp} makes one when not given. */
+  monitor: DirectoryMonitor;
 }
 
 declare module 'fastify' {
@@ -89,6 +94,9 @@ export async function authenticateSession(
   if (!session)
     throw new FsError('permission', 'unknown session; log in again', { op: 'request.auth' });
   if (session.revokedAt !== null || session.expiresAt <= now) {
+    // A revoked session still in use may be a stolen one (the monitor's `session-misuse`);
+    // a session that merely expired is ordinary.
+    if (session.revokedAt !== null) await noteAuthRefusal(ctx, request, session.user, 'revoked');
     throw new FsError('revoked', 'this session has ended; log in again', { op: 'request.auth' });
   }
   const claims = verifyRequest(claimed.envelope, session, {
@@ -102,11 +110,32 @@ export async function authenticateSession(
     claims.nonce,
     claims.time + 2 * maxClockSkewMs,
   );
-  if (!fresh)
+  if (!fresh) {
+    await noteAuthRefusal(ctx, request, session.user, 'replay');
     throw new FsError('permission', 'this request was already used (replay refused)', {
       op: 'request.auth',
     });
+  }
   return { user: parseUserName(session.user), session: session.id };
+}
+
+/**
+ * Records a request refused in `user`'s session (a replay, a revoked session) as `access.refused`
+ * with op `request.auth`, about that user: the monitor alerts them when it repeats.
+ */
+async function noteAuthRefusal(
+  ctx: DirectoryContext,
+  request: FastifyRequest,
+  user: string,
+  reason: 'revoked' | 'replay',
+): Promise<void> {
+  const name = parseUserName(user);
+  await ctx.audit.record(request, {
+    event: 'access.refused',
+    actor: name,
+    subjects: [name],
+    details: { op: 'request.auth', kind: reason === 'replay' ? 'permission' : 'revoked', reason },
+  });
 }
 
 /** A per-source token bucket: a DoS guard per process, not security state. */
@@ -139,7 +168,10 @@ export interface DirectoryAppOptions {
  * `init.audit`, the app makes its own audit log and closes it (signing its head) on close.
  */
 export function buildDirectoryApp(
-  init: Omit<DirectoryContext, 'audit'> & { audit?: DirectoryAudit },
+  init: Omit<DirectoryContext, 'audit' | 'monitor'> & {
+    audit?: DirectoryAudit;
+    monitor?: DirectoryMonitor;
+  },
   https?: { key: string; cert: string },
   options: DirectoryAppOptions = {},
 ): FastifyInstance {
@@ -153,6 +185,8 @@ export function buildDirectoryApp(
         config: init.config,
         now: init.now,
       }),
+    monitor:
+      init.monitor ?? createDirectoryMonitor({ store: init.store, policy: init.config.monitor }),
   };
   const app = Fastify({
     logger: options.logStream ? { level: 'warn', stream: options.logStream } : false,
@@ -197,6 +231,12 @@ export function buildDirectoryApp(
 
   installErrorHandlers(app, 'directory');
   ctx.audit.install(app);
+  // After the audit hooks: the refusals they record are scanned before the answer goes out.
+  ctx.monitor.install(app);
+  app.addHook('onClose', () => {
+    ctx.monitor.close();
+    return Promise.resolve();
+  });
   if (init.audit === undefined) {
     app.addHook('onClose', async () => {
       await ctx.audit.close();
@@ -213,5 +253,7 @@ export function buildDirectoryApp(
   registerFileAccessRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerAlertRoutes(app, ctx);
+  registerReportRoutes(app, ctx);
   return app;
 }

@@ -21,6 +21,27 @@ export interface ThrottlePolicy {
   accountSpacingMs: number;
 }
 
+/** The security monitor's thresholds (src/directory/monitor.ts; docs/monitor.md says why). */
+export interface MonitorPolicy {
+  /** Failed logins on one account within `guessWindowMs` that raise `password-guessing`. */
+  guessFailures: number;
+  guessWindowMs: number;
+  /** Distinct accounts failing from one source within `sourceWindowMs`: `credential-stuffing`. */
+  sourceAccounts: number;
+  sourceWindowMs: number;
+  /** Refusals of one user on another's entries within `probeWindowMs`: `permission-probing`. */
+  probeRefusals: number;
+  probeWindowMs: number;
+  /** Deletions by one account of one owner's entries within `burstWindowMs`: `deletion-burst`. */
+  burstDeletions: number;
+  burstWindowMs: number;
+  /** Requests refused in one user's sessions (replays, revoked sessions) within `authWindowMs`. */
+  authRefusals: number;
+  authWindowMs: number;
+  /** How often the monitor reads the log when no request made it. */
+  scanMs: number;
+}
+
 /** Settings of one directory process. */
 export interface DirectoryConfig {
   registration: 'open' | 'invite';
@@ -55,6 +76,15 @@ export interface DirectoryConfig {
    * records after the last checkpoint can be cut off without `audit verify` noticing.
    */
   auditCheckpointMs: number;
+  /**
+   * A peer is quarantined once strikes name at least this many distinct blocks… (see
+   * src/directory/routes/reports.ts for the rule and why).
+   */
+  quarantineBlocks: number;
+  /** …reported by at least this many distinct users, so one user alone cannot quarantine it. */
+  quarantineReporters: number;
+  /** The security monitor's thresholds. */
+  monitor: MonitorPolicy;
 }
 
 export const defaultThrottle: ThrottlePolicy = {
@@ -67,6 +97,20 @@ export const defaultThrottle: ThrottlePolicy = {
   accountLimit: 100,
   accountWindowMs: 60 * 60 * 1000,
   accountSpacingMs: 1000,
+};
+
+export const defaultMonitor: MonitorPolicy = {
+  guessFailures: 20,
+  guessWindowMs: 60 * 60 * 1000,
+  sourceAccounts: 10,
+  sourceWindowMs: 60 * 60 * 1000,
+  probeRefusals: 10,
+  probeWindowMs: 10 * 60 * 1000,
+  burstDeletions: 100,
+  burstWindowMs: 5 * 60 * 1000,
+  authRefusals: 5,
+  authWindowMs: 10 * 60 * 1000,
+  scanMs: 10 * 1000,
 };
 
 export const defaultConfig: DirectoryConfig = {
@@ -82,6 +126,9 @@ export const defaultConfig: DirectoryConfig = {
   requestsPerSecond: 200,
   auditCheckpointRecords: 100,
   auditCheckpointMs: 60 * 1000,
+  quarantineBlocks: 3,
+  quarantineReporters: 2,
+  monitor: defaultMonitor,
 };
 
 /** The bounds of a user's own retention under `config`, in milliseconds (inclusive). */

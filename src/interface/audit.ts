@@ -13,7 +13,8 @@ import type { UserName } from './names.js';
 
 /**
  * Every kind of event, append-only: readers and the monitor branch on these, and old records
- * keep their kind for good. `integrity.reported` and `alert` are written by the monitor (later).
+ * keep their kind for good. `integrity.reported` and `peer.released` are written for peer reports
+ * and quarantine (src/directory/routes/reports.ts), `alert` with every alert raised.
  */
 export const auditKinds = [
   'login.ok',
@@ -28,6 +29,7 @@ export const auditKinds = [
   'role.changed',
   'integrity.reported',
   'alert',
+  'peer.released',
 ] as const;
 
 /** One of {@link auditKinds}. */

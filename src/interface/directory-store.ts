@@ -145,6 +145,17 @@ export interface SharedEntryRecord {
   top: boolean;
 }
 
+/** A strike against a peer: `reporter` caught it serving `block` of `file` badly. */
+export interface PeerStrike {
+  /** base64url of the peer's key. */
+  peer: string;
+  reporter: UserName;
+  block: string;
+  file: string;
+  reason: 'integrity' | 'audit';
+  time: number;
+}
+
 /** A registered storage peer. */
 export interface PeerRecord {
   /** base64url of the peer's Ed25519 public key. */
@@ -188,6 +199,32 @@ export interface GroupRecord {
   /** The signed `group` envelope of this version. */
   envelope: Uint8Array;
   updatedAt: number;
+}
+
+/** An alert as the monitor raises it (src/directory/monitor.ts). */
+export interface NewAlert {
+  /** The user who must act, or null when only admins are told. */
+  audience: UserName | null;
+  /** Whether admins are told too. */
+  admin: boolean;
+  rule: string;
+  severity: 'warning' | 'critical';
+  summary: string;
+  /** What the reader should do. */
+  action: string;
+  /** What the alert is about (rule and account): the same key within `windowMs` counts up. */
+  dedupeKey: string;
+  time: number;
+  /** Occurrences this raise stands for (the events that triggered it). */
+  count: number;
+}
+
+/** A stored alert. */
+export interface AlertRecord extends Omit<NewAlert, 'time'> {
+  id: number;
+  firstAt: number;
+  lastAt: number;
+  ackedAt: number | null;
 }
 
 /** How long the trash is kept, for {@link DirectoryStore.purgeExpiredTrash}; milliseconds. */
@@ -354,6 +391,31 @@ export interface DirectoryStore {
   /** Peers seen at or after `seenSince`, ordered by id. */
   listPeers(seenSince: number): Promise<PeerRecord[]>;
 
+  // Peer health (strikes and quarantine)
+  /**
+   * Records a strike against a peer, once per (peer, reporter, block): a second report of the
+   * same block by the same reporter adds nothing. With `audit`, the events are appended in the
+   * same transaction, only when the strike is new.
+   * @returns whether the strike is new
+   */
+  addPeerStrike(strike: PeerStrike, audit?: readonly AuditEvent[]): Promise<boolean>;
+  /** Every strike, by peer then time; with `peer`, only that peer's. */
+  listPeerStrikes(peer?: string): Promise<PeerStrike[]>;
+  /**
+   * Quarantines a peer (idempotent). With `audit`, the events are appended in the same
+   * transaction, only when the peer was not already quarantined.
+   * @returns whether it was newly quarantined
+   */
+  quarantinePeer(peer: string, now: number, audit?: readonly AuditEvent[]): Promise<boolean>;
+  /** The quarantined peers, by id. */
+  listQuarantinedPeers(): Promise<{ peer: string; since: number }[]>;
+  /**
+   * Lifts a peer's quarantine and forgets its strikes (so old strikes do not quarantine it again
+   * at the next report), with `audit` in the same transaction.
+   * @returns whether it was quarantined
+   */
+  releasePeer(peer: string, audit?: readonly AuditEvent[]): Promise<boolean>;
+
   // Block releases (garbage collection)
   /**
    * Appends a release to the log and returns its `seq`, greater than every `seq` before it.
@@ -404,6 +466,30 @@ export interface DirectoryStore {
   addAuditCheckpoint(checkpoint: AuditCheckpointRecord): Promise<void>;
   /** At most `limit` checkpoints with `seq` > `after`, by `seq` ascending. */
   listAuditCheckpoints(after: number, limit: number): Promise<AuditCheckpointRecord[]>;
+  // Alerts (src/directory/monitor.ts)
+  /**
+   * Raises an alert, or counts up the unacknowledged one with the same dedupe key whose last
+   * occurrence is within `windowMs` of `alert.time`. A new alert protects `protect` (entry ids)
+   * from every purge until it is acknowledged, and is appended to the audit log as `alert` (the
+   * event `audit` makes of it) in the same transaction; a count-up protects `protect` too.
+   * @returns the alert as stored and whether it is new
+   */
+  raiseAlert(
+    alert: NewAlert,
+    windowMs: number,
+    protect: readonly FileId[],
+    audit: (alert: AlertRecord) => AuditEvent,
+  ): Promise<{ alert: AlertRecord; created: boolean }>;
+  /**
+   * Alerts unacknowledged first, then newest first; with `reader`, only those whose audience
+   * is `reader` (admins pass none and read all).
+   */
+  listAlerts(reader?: UserName): Promise<AlertRecord[]>;
+  getAlert(id: number): Promise<AlertRecord | undefined>;
+  /** Acknowledges an alert and lifts its protection; idempotent. @throws `not-exist` */
+  ackAlert(id: number, now: number): Promise<AlertRecord>;
+  /** The unacknowledged alerts protecting `entry` from purge, by id (empty when none). */
+  protectingAlerts(entry: FileId): Promise<number[]>;
   /** Sets a user's role (`admin` reads the whole audit log). @throws `not-exist` */
   setRole(user: UserName, role: UserRecord['role'], audit?: readonly AuditEvent[]): Promise<void>;
 }

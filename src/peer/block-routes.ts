@@ -35,6 +35,7 @@ import { type ErrorKind, FsError, isFsError } from '../interface/errors.js';
 import { type BlockId, parseBlockId } from '../interface/ids.js';
 import type { UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
+import { claimedSigner } from '../crypto/sign.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import {
   type BlockOp,
@@ -96,6 +97,12 @@ export interface BlockRoutesDeps {
    * @throws FsError `not-exist` for an unknown user (answered as `permission`).
    */
   issuerKey(user: UserName, lookup?: { fresh?: boolean }): Promise<Uint8Array>;
+  /**
+   * Called (and not awaited) when a capability did not verify under the issuer's current key,
+   * with the key that signed it, so that the peer can tell the directory when it is one the user
+   * revoked. Must not throw.
+   */
+  onBadSigner?(issuer: UserName, signer: Uint8Array): void;
   /** Whether the key is a registered, live peer allowed to talk to us. */
   peerAllowed(clientKey: Uint8Array): Promise<boolean>;
   /** Called once for every error answer, with nothing secret in it. Must not throw. */
@@ -268,7 +275,11 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
           // The key we hold may be stale (the user replaced theirs a moment ago): check once
           // more against a freshly read key log before refusing.
           const fresh = await deps.issuerKey(issuer, { fresh: true }).catch(() => key);
-          if (constantTimeEqual(fresh, key)) throw err;
+          if (constantTimeEqual(fresh, key)) {
+            // Signed by a key the user revoked? Then someone holds it: the monitor is told.
+            deps.onBadSigner?.(issuer, claimedSigner(envelope, 'capability'));
+            throw err;
+          }
           capability = checkCapability(envelope, fresh, expect);
         }
         // Gate 3: may the issuer use this file's blocks at all (its owner or a grantee)?

@@ -37,9 +37,11 @@ import { formatPath, parsePath, type PathName } from '../interface/paths.js';
 import { parseEntryName, parseUserName } from '../interface/names.js';
 import { listTrash, purgeFromTrash, restore } from '../client/restore.js';
 import { finishRevocation, revocate } from '../client/revocation.js';
+import { fromBase64url, toBase64url } from '../wire/base64.js';
 import { installErrorHandlers } from '../wire/http-errors.js';
 import type { RepairSummary } from './repair.js';
 import { type GarbageSummary, ownRetention, setOwnRetention } from '../client/garbage.js';
+import { ackAlert, listAlerts } from '../client/alerts.js';
 import { auditRecords } from '../client/audit.js';
 import { type RetentionResponse, routes, type SessionsResponse } from '../wire/directory-api.js';
 
@@ -99,6 +101,9 @@ const pathQuery = z.strictObject({ path: z.string().min(1).max(4096) });
 const auditQuery = z.strictObject({
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+const alertAckBody = z.strictObject({
+  id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
 });
 const readQuery = z.strictObject({
   path: z.string().min(1).max(4096),
@@ -356,17 +361,40 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
   });
 
   app.get('/v1/peers', async () => {
-    const { time, peers } = await deps.directory.peers();
-    return {
-      time,
-      peers: peers.map((peer) => ({
+    // The signed live list, with each peer's health; quarantined peers are not in the list
+    // (the directory leaves them out of placement), so they are added after it.
+    const [{ time, peers }, health] = await Promise.all([
+      deps.directory.peers(),
+      deps.directory.peerHealth(),
+    ]);
+    const healthOf = new Map(health.peers.map((h) => [h.key, h]));
+    const listed = peers.map((peer) => {
+      const h = healthOf.get(toBase64url(peer.key));
+      return {
         fingerprint: fingerprint(peer.key),
         address: peer.address,
         capacity: peer.capacity,
         lastSeen: peer.lastSeen,
         self: constantTimeEqual(peer.key, deps.peerKey),
-      })),
-    };
+        strikes: h?.strikes ?? 0,
+        quarantined: false,
+      };
+    });
+    const quarantined = health.peers
+      .filter((h) => h.quarantinedAt !== null)
+      .map((h) => {
+        const key = fromBase64url(h.key, 'peer key', { length: 32 });
+        return {
+          fingerprint: fingerprint(key),
+          address: h.address ?? '',
+          capacity: 0,
+          lastSeen: 0,
+          self: constantTimeEqual(key, deps.peerKey),
+          strikes: h.strikes,
+          quarantined: true,
+        };
+      });
+    return { time, peers: [...listed, ...quarantined] };
   });
 
   app.post('/v1/repair', async (request) => {
@@ -621,6 +649,15 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
       ...(after === undefined ? {} : { after }),
       ...(limit === undefined ? {} : { limit }),
     });
+  });
+
+  // The directory's security alerts for the user (all, for an admin), unread first.
+  app.get('/v1/alerts', async (request) => listAlerts(fileContext(request)));
+
+  app.post('/v1/alerts/ack', async (request) => {
+    const ctx = fileContext(request);
+    const { id } = parse(alertAckBody, request.body);
+    return ackAlert(ctx, id);
   });
 
   app.get('/v1/retention', async (request) => {

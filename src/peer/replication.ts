@@ -48,8 +48,11 @@ export interface ReplicatorInit {
   writeQuorum?: number;
   /** Most transfers (put, get, has) in flight at once; default 8. */
   concurrency?: number;
-  /** Called for a peer that served bytes that are not the block. Must not throw. */
-  onBadPeer?(peer: PeerAddress, reason: BadPeerReason): void;
+  /**
+   * Called for a peer that served bytes that are not block `id` (or failed its challenge for
+   * it). Must not throw.
+   */
+  onBadPeer?(peer: PeerAddress, reason: BadPeerReason, id: BlockId): void;
   /** Called for a peer that could not be reached at all (see `wasUnreachable`). Must not throw. */
   onUnreachable?(peer: PeerAddress): void;
   /** Called for conditions a person should know about (too few peers). Must not throw. */
@@ -318,7 +321,7 @@ export function createReplicator(init: ReplicatorInit): Replicator {
         if (wasUnreachable(lastError)) init.onUnreachable?.(peer);
         if (lastError.kind === 'integrity') {
           bad.push(peer);
-          init.onBadPeer?.(peer, 'integrity');
+          init.onBadPeer?.(peer, 'integrity', id);
         }
         // Anything else (unreachable, not-exist, refused) just means: ask the next replica.
       }
@@ -434,7 +437,7 @@ export function createReplicator(init: ReplicatorInit): Replicator {
           if (answer === 'proved') holding.add(peer);
           else if (answer === 'wrong') {
             bad.push(peer);
-            init.onBadPeer?.(peer, 'audit');
+            init.onBadPeer?.(peer, 'audit', id);
           }
         });
       } else {

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { FsError } from '../interface/errors.js';
 import type { IntegrityReport } from '../interface/block-store.js';
-import type { FileId } from '../interface/ids.js';
+import type { BlockId, FileId } from '../interface/ids.js';
 import type { UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
@@ -39,7 +39,7 @@ import { releasePageOf, startReleaseSweeper } from './release-sweeper.js';
 import { createDiskBlockStore } from './blockstore/disk-store.js';
 import { buildLocalApi } from './local-api.js';
 import { createBlockClient, type PeerAddress } from './block-client.js';
-import { createReplicator } from './replication.js';
+import { type BadPeerReason, createReplicator } from './replication.js';
 import { repairPass, startRepairScheduler } from './repair.js';
 import { misbehavingStore, misbehaviourFromEnv } from './misbehave.js';
 import { ownFileBlocks } from '../client/inventory.js';
@@ -182,6 +182,27 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     async (user: UserName) => (await directory.keyLog(user, { fresh: true })).identity.signingKey,
     { staleOnError: true },
   );
+  // A capability signed with a key its user revoked means someone holds the old key: tell the
+  // directory's monitor (once a minute per user at most; a forged signer is not reported).
+  const revokedReported = new Map<UserName, number>();
+  const reportRevokedKey = async (issuer: UserName, signer: Uint8Array): Promise<void> => {
+    try {
+      const last = revokedReported.get(issuer);
+      if (last !== undefined && Date.now() - last < 60_000) return;
+      const log = await directory.keyLog(issuer);
+      const revoked = (log.replaced ?? []).some(
+        (old) => old.revoked && constantTimeEqual(old.identity.signingKey, signer),
+      );
+      if (!revoked) return;
+      revokedReported.set(issuer, Date.now());
+      logEvent({ event: 'revoked-key.used', user: issuer });
+      await directory.call('POST', routes.revokedKeyUse, { user: issuer }, undefined, {
+        headers: freshPeerRecordHeader(),
+      });
+    } catch (err) {
+      logEvent({ event: 'revoked-key.report-failed', user: issuer, error: String(err) });
+    }
+  };
   const livePeers = cached(10_000, async (_: 'peers') =>
     (await directory.peers()).peers.map((p) => p.key),
   );
@@ -202,6 +223,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     store: misbehaviour === undefined ? store : misbehavingStore(store, misbehaviour),
     self: key.publicKey,
     issuerKey,
+    onBadSigner: (issuer, signer) => void reportRevokedKey(issuer, signer),
     peerAllowed,
     onRefusal: (event) => logEvent({ event: 'block.refused', ...event }),
     onStored: (id, cap) => refs.record(id, cap.issuer, cap.file),
@@ -266,6 +288,38 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       (peer) => (unreachableUntil.get(toBase64url(peer.key)) ?? 0) <= now,
     );
   };
+  // Each bad block is reported to the directory once per user (a strike; enough of them from
+  // enough users quarantine the peer: src/directory/routes/reports.ts). In the background: a
+  // read that already failed over must not wait for the directory.
+  const reported = new Set<string>();
+  const reportBadPeer = (
+    session: DirectorySession,
+    file: FileId,
+    peer: PeerAddress,
+    reason: BadPeerReason,
+    block: BlockId,
+  ): void => {
+    const once = `${session.user} ${toBase64url(peer.key)} ${block}`;
+    if (reported.has(once)) return;
+    if (reported.size > 10_000) reported.clear();
+    reported.add(once);
+    directory.reportPeer(session, { peer: peer.key, reason, block, file }).then(
+      (answer) => {
+        if (answer.quarantined) {
+          // The live list no longer has it: stop using the cached one.
+          liveCache = undefined;
+        }
+      },
+      (error: unknown) => {
+        reported.delete(once);
+        logEvent({
+          event: 'peer.report.failed',
+          key: fingerprint(peer.key),
+          kind: error instanceof FsError ? error.kind : 'internal',
+        });
+      },
+    );
+  };
   const replicatorFor = (session: DirectorySession) => (file: FileId) =>
     createReplicator({
       client: blockClient,
@@ -279,8 +333,10 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
           now: Date.now(),
         }),
       replicas,
-      onBadPeer: (peer, reason) =>
-        logEvent({ event: 'peer.bad', peer: peer.address, key: fingerprint(peer.key), reason }),
+      onBadPeer: (peer, reason, id) => {
+        logEvent({ event: 'peer.bad', peer: peer.address, key: fingerprint(peer.key), reason });
+        reportBadPeer(session, file, peer, reason, id);
+      },
       onWarning: warnOnce,
       onUnreachable: (peer) => {
         const key = toBase64url(peer.key);

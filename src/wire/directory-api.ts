@@ -52,6 +52,7 @@ export const routes = {
   appendKey: '/v1/keys',
   revokeKeys: '/v1/keys/revoke',
   sessions: '/v1/sessions',
+  revokedKeyUse: '/v1/peers/revoked-key-use',
   session: '/v1/sessions/:id',
   root: '/v1/roots/:user',
   entries: '/v1/entries',
@@ -70,6 +71,10 @@ export const routes = {
   groups: '/v1/groups',
   group: '/v1/groups/:name',
   audit: '/v1/audit',
+  alerts: '/v1/alerts',
+  alertAck: '/v1/alerts/:id/ack',
+  reports: '/v1/reports',
+  peerHealth: '/v1/peers/health',
 } as const;
 
 /**
@@ -133,6 +138,7 @@ export const schemas = {
   heartbeat: z.strictObject({ record: b64(1024) }),
   idParam: z.strictObject({ id: fileId }),
   sessionParam: z.strictObject({ id: z.string().min(1).max(64) }),
+  revokedKeyUse: z.strictObject({ user: userName }),
   versionParam: z.strictObject({ id: fileId, version: decimal.pipe(z.number().int().min(1)) }),
   userParam: z.strictObject({ user: userName }),
   postRelease: z.strictObject({ envelope: b64(maxReleaseBytes) }),
@@ -146,6 +152,14 @@ export const schemas = {
     after: decimal.optional(),
     limit: decimal.pipe(z.number().int().min(1).max(releasePage.max)).optional(),
   }),
+  // A peer caught serving a block that failed verification, or failing a storage audit.
+  report: z.strictObject({
+    peer: b64(32).length(43),
+    reason: z.enum(['integrity', 'audit']),
+    block: b64(32).length(43),
+    file: fileId,
+  }),
+  alertParam: z.strictObject({ id: decimal }),
   listAudit: z.strictObject({
     after: decimal.optional(),
     limit: decimal.pipe(z.number().int().min(1).max(auditPage.max)).optional(),
@@ -222,6 +236,27 @@ export interface AuditRecordResponse {
   prev: string;
   hash: string;
 }
+/** One alert as `GET /v1/alerts` shows it (docs/monitor.md). */
+export interface AlertResponse {
+  id: number;
+  /** The user who must act, or null for admins only. */
+  audience: string | null;
+  admin: boolean;
+  rule: string;
+  severity: string;
+  summary: string;
+  /** What to do next. */
+  action: string;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+  ackedAt: number | null;
+}
+/** `GET /v1/alerts`: the caller's alerts (every alert for an admin), unread first. */
+export interface AlertsResponse {
+  alerts: AlertResponse[];
+  scope: 'all' | 'own';
+}
 /** `GET /v1/audit`: a page of the records the caller may read, and the `after` of the next. */
 export interface AuditResponse {
   records: AuditRecordResponse[];
@@ -262,5 +297,30 @@ export interface SessionsResponse {
     expiresAt: number;
     /** Whether it is the session that asked. */
     current: boolean;
+  }[];
+}
+/** `POST /v1/reports`: whether the report added a strike, and whether the peer is quarantined. */
+export interface ReportResponse {
+  /** False when this reporter had already reported this block of this peer. */
+  counted: boolean;
+  quarantined: boolean;
+}
+/**
+ * `GET /v1/peers/health`: every peer with a strike or a quarantine (live or not), by id. Counts
+ * only: who reported what stays at the directory (admins read it in the audit log).
+ */
+export interface PeerHealthResponse {
+  peers: {
+    /** base64url of the peer's key. */
+    key: string;
+    /** Its last registered address, or null when it never registered. */
+    address: string | null;
+    /** Strikes: one per (reporter, block). */
+    strikes: number;
+    /** Distinct blocks and distinct reporters among them (the quarantine rule counts these). */
+    blocks: number;
+    reporters: number;
+    /** When it was quarantined, or null. */
+    quarantinedAt: number | null;
   }[];
 }

@@ -4,6 +4,8 @@
  * newest (live or from the trash), only the owner restores even when a writer deleted the file,
  * and grantees' rights come back with it.
  */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type FileContext,
@@ -12,7 +14,11 @@ import {
   removeFile,
   writeFile,
 } from '../../src/client/files.js';
+import { resolve } from '../../src/client/namespace.js';
 import { restore } from '../../src/client/restore.js';
+import { decodeDirEntryUnverified, signDirEntry } from '../../src/wire/dir-entry.js';
+import { routes } from '../../src/wire/directory-api.js';
+import { chainHash } from '../../src/wire/key-log.js';
 import { permissions } from '../../src/client/sharing.js';
 import { parseGrantWords } from '../../src/interface/grants.js';
 import { parseUserName } from '../../src/interface/names.js';
@@ -115,5 +121,51 @@ describe('versions and restore', () => {
     expect(await textOf(carol, p('/alice/team5.txt'))).toBe('first');
     // A writer may not revert a live file either.
     await expectKindAsync('permission', restore(carol, p('/alice/team5.txt'), { version: 2 }));
+  });
+
+  it('rejects at every reader a restore signed by a writer, even put straight into the database', async () => {
+    const { alice, bob, carol } = ctx;
+    await writeFile(alice, p('/alice/kept.txt'), bytesOf('kept'), {
+      mode: 'create',
+      grants: parseGrantWords(['bob', 'r', 'carol', 'w']),
+    });
+    const live = await resolve(carol, p('/alice/kept.txt'));
+    await removeFile(carol, p('/alice/kept.txt'));
+    // The directory refuses carol's restore; a directory that took it anyway is caught.
+    const { versions } = await carol.directory.call<{
+      versions: { version: number; envelope: string }[];
+    }>('GET', routes.versions.replace(':id', live.body.id), undefined, alice.session);
+    const tomb = versions.find((v) => v.version === live.body.version + 1)!;
+    const tombEnvelope = Buffer.from(tomb.envelope, 'base64url');
+    const forged = signDirEntry(carol.session.identity.signing, {
+      ...decodeDirEntryUnverified(tombEnvelope),
+      version: live.body.version + 2,
+      prev: chainHash(tombEnvelope),
+      deleted: null,
+      time: Date.now(),
+    });
+    await expectKindAsync(
+      'permission',
+      carol.directory.call(
+        'PUT',
+        routes.entry.replace(':id', live.body.id),
+        {
+          envelope: Buffer.from(forged).toString('base64url'),
+          expectedVersion: live.body.version + 1,
+        },
+        carol.session,
+      ),
+    );
+    const db = new Database(join(dir.dataDir, 'directory.db'));
+    db.prepare(
+      'UPDATE entries SET envelope = ?, version = ?, writer = ?, deleted_at = NULL, deleted_by = NULL WHERE id = ?',
+    ).run(forged, live.body.version + 2, 'carol', live.body.id);
+    db.prepare(
+      'INSERT INTO entry_versions (id, version, envelope, writer, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(live.body.id, live.body.version + 2, forged, 'carol', Date.now());
+    db.close();
+    for (const reader of [alice, bob, carol]) {
+      await expectKindAsync('integrity', readFile(reader, p('/alice/kept.txt')));
+    }
   });
 });

@@ -243,6 +243,19 @@ describe('peers as real processes', () => {
         ),
       );
     }
+    // The monitor tells rita (and admins) that someone used her revoked key; once, counted up.
+    let alerts: { rule: string; audience: string | null }[] = [];
+    for (let i = 0; i < 50 && !alerts.some((a) => a.rule === 'revoked-key-use'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      ({ alerts } = await client.call<{ alerts: { rule: string; audience: string | null }[] }>(
+        'GET',
+        routes.alerts,
+        undefined,
+        session,
+      ));
+    }
+    expect(alerts.filter((a) => a.rule === 'revoked-key-use')).toHaveLength(1);
+    expect(peer.proc.stderr()).toContain('"event":"revoked-key.used"');
   });
 
   it('catches a flipped bit in a stored block, reports it, and never serves it', async () => {

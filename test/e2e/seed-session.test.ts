@@ -28,6 +28,22 @@ function shell(cwd: string, user: string, password: string, lines: string[]) {
   );
 }
 
+/** Runs one one-shot command in `cwd`, logged in as `user` for it. */
+function oneShot(cwd: string, user: string, password: string, args: string[]) {
+  const child = spawn(process.execPath, [bin, ...args, '--user', user, '--password-stdin'], {
+    cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(`${password}\n`);
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
 describe("the seed's example session against the demo network", () => {
   let cwd: string;
   let demo: RunningProcess<{ accounts: string }>;
@@ -165,4 +181,12 @@ describe("the seed's example session against the demo network", () => {
         'error: /alice/p.txt is not in your trash (only its owner can restore a file)\n',
     );
   });
+
+  it('raises no security alert for anyone in the whole session (no false alarms)', async () => {
+    for (const user of ['alice', 'bob', 'carol']) {
+      const run = await oneShot(cwd, user, passwords[user]!, ['alerts', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual({ alerts: [], scope: 'own' });
+    }
+  }, 60_000);
 });

@@ -17,6 +17,7 @@ const help = `Usage:
   peervault directory init [--data DIR] [--json]
   peervault directory invite [--data DIR] [--database URL] [--days N]
   peervault directory admin add|remove USER [--data DIR] [--database URL]
+  peervault directory peers release PEER [--data DIR] [--database URL]
 
 Runs the directory: accounts, public keys, the encrypted file tree and the peer registry, over
 HTTPS (TLS 1.3) with a certificate that carries the directory's identity key. Clients pin the
@@ -37,6 +38,8 @@ fingerprint it prints.
   invite   print a new single-use invite code (valid --days N, default 7)
   admin    let USER read the whole audit log (add), or only the events about them (remove);
            the change is itself recorded in the log (role.changed)
+  peers release  lift the quarantine of PEER (its fingerprint, as \`peervault peers\` shows
+           it, or its key) and forget its strikes; recorded in the log (peer.released)
 
 Back up the data directory: it holds the identity key and the OPAQUE key without which no
 user can unlock their keys.`;
@@ -175,6 +178,50 @@ async function admin(args: readonly string[], io: CommandIo): Promise<number> {
   return 0;
 }
 
+async function peers(args: readonly string[], io: CommandIo): Promise<number> {
+  const op = 'directory peers';
+  const { flags, positionals } = parseFlags(
+    args,
+    { data: { type: 'string' }, database: { type: 'string' } },
+    op,
+  );
+  const [action, name, ...extra] = positionals;
+  if (action !== 'release' || name === undefined || extra.length > 0) {
+    throw new FsError('invalid', 'usage: peervault directory peers release PEER', { op });
+  }
+  const { openDirectoryStore } = await import('../../directory/service.js');
+  const { fingerprint } = await import('../../crypto/identity.js');
+  const store = await openDirectoryStore(flags.data ?? defaultData, flags.database);
+  try {
+    const peer = (await store.listPeers(0)).find(
+      (p) => p.id === name || fingerprint(p.key) === name,
+    );
+    if (peer === undefined) {
+      throw new FsError('not-exist', `no registered peer is ${name}`, { op });
+    }
+    const released = await store.releasePeer(peer.id, [
+      {
+        time: Date.now(),
+        event: 'peer.released',
+        // The operator at the directory's machine, not a user of it.
+        actor: null,
+        subjects: [],
+        entry: null,
+        source: 'local',
+        details: { peer: peer.id },
+      },
+    ]);
+    io.out(
+      released
+        ? `${fingerprint(peer.key)} is released: agents place blocks on it again`
+        : `${fingerprint(peer.key)} was not quarantined; its strikes are forgotten`,
+    );
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
 export const directoryCommand: Command = {
   name: 'directory',
   summary: 'run the directory service (accounts, keys, encrypted tree, peers)',
@@ -184,6 +231,7 @@ export const directoryCommand: Command = {
     if (sub === 'init') return init(rest, io);
     if (sub === 'invite') return invite(rest, io);
     if (sub === 'admin') return admin(rest, io);
+    if (sub === 'peers') return peers(rest, io);
     if (sub !== undefined && !sub.startsWith('-')) {
       throw new FsError(
         'invalid',

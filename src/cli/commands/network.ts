@@ -4,8 +4,10 @@
  */
 import { isFsError } from '../../interface/errors.js';
 import type { Command } from '../command.js';
+import { unreadAlerts } from '../alerts-output.js';
 import type { ApiRepairSummary } from '../local-api.js';
 import { formatBytes } from '../progress.js';
+import { peerHealthText } from '../shell/format.js';
 import {
   commandHelp,
   forgetSession,
@@ -28,9 +30,12 @@ export const peersCommand: Command = {
   summary: 'list the peers of the network',
   help: commandHelp({
     usage: 'peers',
-    about: `Lists the peers the directory knows: fingerprint, address, capacity offered and when it was
-last heard from; * marks the local peer. Needs no login.
-With --json: {time, peers: [{fingerprint, address, capacity, lastSeen, self}]}.`,
+    about: `Lists the peers the directory knows: fingerprint, address, capacity offered, when it was
+last heard from, and its health: strikes (blocks that failed verification or audits, as users'
+agents reported them) and QUARANTINED when the directory took it out of placement (its blocks are
+repaired elsewhere); * marks the local peer. Needs no login.
+With --json: {time, peers: [{fingerprint, address, capacity, lastSeen, self, strikes,
+quarantined}]}.`,
     session: false,
     examples: ['peervault peers', 'peervault peers --json'],
   }),
@@ -40,10 +45,10 @@ With --json: {time, peers: [{fingerprint, address, capacity, lastSeen, self}]}.`
     const answer = await api.peers();
     const width = Math.max(7, ...answer.peers.map((p) => p.address.length));
     ctx.print(answer, [
-      `  ${'FINGERPRINT'.padEnd(39)}  ${'ADDRESS'.padEnd(width)}  ${'CAPACITY'.padStart(10)}  LAST SEEN`,
+      `  ${'FINGERPRINT'.padEnd(39)}  ${'ADDRESS'.padEnd(width)}  ${'CAPACITY'.padStart(10)}  ${'LAST SEEN'.padEnd(9)}  HEALTH`,
       ...answer.peers.map(
         (p) =>
-          `${p.self ? '*' : ' '} ${p.fingerprint.padEnd(39)}  ${p.address.padEnd(width)}  ${formatBytes(p.capacity).padStart(10)}  ${formatAge(answer.time - p.lastSeen)}`,
+          `${p.self ? '*' : ' '} ${p.fingerprint.padEnd(39)}  ${p.address.padEnd(width)}  ${(p.quarantined ? '-' : formatBytes(p.capacity)).padStart(10)}  ${(p.quarantined ? '-' : formatAge(answer.time - p.lastSeen)).padEnd(9)}  ${peerHealthText(p)}`,
       ),
     ]);
     return 0;
@@ -58,7 +63,8 @@ export const statusCommand: Command = {
     about: `Shows the local peer (its fingerprint, its directory's, the sessions it holds, the storage it
 offers and uses) and, when there is a saved session, who is logged in.
 With --json: {peer, directory, sessions, usage: {blocks, bytes, capacity}, user} where user is
-{user, fingerprint, expiresAt} or null.`,
+{user, fingerprint, expiresAt} or null, and alerts is the number of unread security alerts
+(null when not logged in).`,
     session: false,
     examples: ['peervault status', 'peervault status --peer ./.peervault/peer --json'],
   }),
@@ -68,9 +74,12 @@ With --json: {peer, directory, sessions, usage: {blocks, bytes, capacity}, user}
     const status = await api.status();
     const session = await ctx.optionalSession();
     let me: { user: string; fingerprint: string; expiresAt: number } | null = null;
+    // Unread security alerts of the logged-in user (all, for an admin); null when not logged in.
+    let alerts: number | null = null;
     if (session) {
       try {
         me = await session.api.whoami();
+        alerts = unreadAlerts(await session.api.alerts());
       } catch (err) {
         if (!isFsError(err, 'revoked', 'permission')) throw err;
         // The peer no longer knows the saved session: it is of no use to anyone.
@@ -78,7 +87,7 @@ With --json: {peer, directory, sessions, usage: {blocks, bytes, capacity}, user}
       }
     }
     const { blocks, bytes, capacity } = status.usage;
-    ctx.print({ ...status, user: me }, [
+    ctx.print({ ...status, user: me, alerts }, [
       `peer       ${status.peer}`,
       `directory  ${status.directory}`,
       `sessions   ${status.sessions}`,
@@ -86,6 +95,9 @@ With --json: {peer, directory, sessions, usage: {blocks, bytes, capacity}, user}
       me === null
         ? 'user       not logged in'
         : `user       ${me.user} (${me.fingerprint}), session until ${formatTime(me.expiresAt)}`,
+      ...(alerts === null
+        ? []
+        : [`alerts     ${alerts} unread${alerts > 0 ? ' (peervault alerts)' : ''}`]),
     ]);
     return 0;
   }),

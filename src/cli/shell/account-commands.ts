@@ -64,7 +64,7 @@ const passwd: ShellCommand = {
 const peers: ShellCommand = {
   name: 'peers',
   usage: 'peers',
-  summary: 'list the peers of the network (* marks this one)',
+  summary: 'list the peers of the network and their health (* marks this one)',
   args: [],
   async run(ctx, args) {
     if (args.length > 0) throw usageError(this.usage);

@@ -4,6 +4,7 @@
  */
 import { FsError } from '../../interface/errors.js';
 import { accountCommands } from './account-commands.js';
+import { alertCommands } from './alert-commands.js';
 import { auditCommands } from './audit-commands.js';
 import { type ShellCommand, usageError } from './context.js';
 import { table } from './format.js';
@@ -87,6 +88,7 @@ export const shellCommands: readonly ShellCommand[] = [
   ...accountCommands,
   ...transferCommands,
   ...auditCommands,
+  ...alertCommands,
   help,
   quit,
 ].sort((a, b) => rank(a.name) - rank(b.name));

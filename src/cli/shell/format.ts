@@ -91,15 +91,23 @@ export function statLines(stat: ApiStat): string[] {
 export function peerLines(peers: readonly ApiPeer[], now: number): string[] {
   if (peers.length === 0) return ['no peers are registered'];
   return table([
-    ['', 'FINGERPRINT', 'ADDRESS', 'CAPACITY', 'LAST SEEN'],
+    ['', 'FINGERPRINT', 'ADDRESS', 'CAPACITY', 'LAST SEEN', 'HEALTH'],
     ...peers.map((p) => [
       p.self ? '*' : '',
       p.fingerprint,
       p.address,
-      formatBytes(p.capacity),
-      p.self ? `${ago(p.lastSeen, now)} (this peer)` : ago(p.lastSeen, now),
+      p.quarantined ? '-' : formatBytes(p.capacity),
+      p.quarantined ? '-' : p.self ? `${ago(p.lastSeen, now)} (this peer)` : ago(p.lastSeen, now),
+      peerHealthText(p),
     ]),
   ]);
+}
+
+/** A peer's health in a few words: `ok`, `2 strikes`, `QUARANTINED (3 strikes)`. */
+export function peerHealthText(p: Pick<ApiPeer, 'strikes' | 'quarantined'>): string {
+  const strikes = `${p.strikes} strike${p.strikes === 1 ? '' : 's'}`;
+  if (p.quarantined) return `QUARANTINED (${strikes})`;
+  return p.strikes === 0 ? 'ok' : strikes;
 }
 
 /** A right in words: `r` reads; `w` writes (and reads). */

@@ -56,6 +56,7 @@ import { chainHash } from '../../wire/key-log.js';
 import { maxClockSkewMs } from '../../wire/request-auth.js';
 import { authenticate, type DirectoryContext, parseBody } from '../app.js';
 import { noteRefusal } from '../audit.js';
+import { protectedMessage } from '../monitor.js';
 import { keyLogState } from '../identities.js';
 
 const zeroTag = new Uint8Array(32);
@@ -470,6 +471,10 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
       throw refuse({ request, user, op }, entry.id, 'not-exist', noSuchEntry);
     }
     if (entry.deletedAt === null) throw notFound(op);
+    // A burst of deletions keeps what it deleted until the owner acknowledges its alert.
+    await ctx.monitor.scan();
+    const protecting = await store.protectingAlerts(entry.id);
+    if (protecting.length > 0) throw new FsError('conflict', protectedMessage(protecting), { op });
     await store.purgeEntry(entry.id, [
       ctx.audit.event(request, {
         event: 'entry.deleted',

@@ -1,6 +1,7 @@
 /**
  * The peer registry: peers register and heartbeat with a record signed by their own key; anyone
  * fetches the live set, signed by the directory so it can be checked against the pinned key.
+ * Quarantined peers are left out of that set (routes/reports.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { FsError } from '../../interface/errors.js';
@@ -53,7 +54,12 @@ export function registerPeerRoutes(app: FastifyInstance, ctx: DirectoryContext):
 
   app.get(routes.peers, async () => {
     const now = ctx.now();
-    const live = await ctx.store.listPeers(now - ctx.config.peerLiveMs);
+    // A quarantined peer (routes/reports.ts) is left out: agents place nothing on it, read from
+    // the other replicas, and their repair copies its blocks to listed peers.
+    const quarantined = new Set((await ctx.store.listQuarantinedPeers()).map((q) => q.peer));
+    const live = (await ctx.store.listPeers(now - ctx.config.peerLiveMs)).filter(
+      (p) => !quarantined.has(p.id),
+    );
     const list = signPeerList(
       ctx.keys.identity,
       now,

@@ -26,6 +26,7 @@ import {
 } from '../../wire/directory-api.js';
 import { openPeerRecord, type PeerClaims } from '../../wire/peer-record.js';
 import { authenticate, type DirectoryContext, parseBody } from '../app.js';
+import { protectedMessage } from '../monitor.js';
 import { keyLogState } from '../identities.js';
 
 /**
@@ -91,8 +92,9 @@ export function registerReleaseRoutes(app: FastifyInstance, ctx: DirectoryContex
     // posts releases in another user's name (peers would refuse them anyway, but the log
     // would carry them).
     let claimedUser;
+    let file;
     try {
-      claimedUser = decodeBlockReleaseUnverified(envelope).user;
+      ({ user: claimedUser, file } = decodeBlockReleaseUnverified(envelope));
     } catch {
       throw new FsError('integrity', 'the release is malformed or its signature does not verify', {
         op,
@@ -107,6 +109,11 @@ export function registerReleaseRoutes(app: FastifyInstance, ctx: DirectoryContex
     } catch {
       throw new FsError('integrity', 'the release is not signed by your current key', { op });
     }
+    // The owner's agent releases blocks before it purges: a file a burst of deletions protects
+    // keeps its blocks until the owner acknowledges the alert.
+    await ctx.monitor.scan();
+    const protecting = await ctx.store.protectingAlerts(file);
+    if (protecting.length > 0) throw new FsError('conflict', protectedMessage(protecting), { op });
     const seq = await ctx.store.appendRelease(user, envelope, ctx.now());
     return { seq };
   });

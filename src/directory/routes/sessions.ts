@@ -6,9 +6,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { FsError } from '../../interface/errors.js';
+import { parseUserName } from '../../interface/names.js';
 import { fingerprint } from '../../crypto/identity.js';
 import { routes, schemas, type SessionsResponse } from '../../wire/directory-api.js';
 import { authenticateSession, type DirectoryContext, parseBody } from '../app.js';
+import { keyLogState } from '../identities.js';
+import { alertEvent } from '../monitor.js';
+import { authenticatePeer } from './releases.js';
+
+/** A revoked key used again is told to its user at most once an hour (then counted). */
+const revokedKeyAlertWindowMs = 60 * 60 * 1000;
 
 export function registerSessionRoutes(app: FastifyInstance, ctx: DirectoryContext): void {
   app.get(routes.sessions, async (request): Promise<SessionsResponse> => {
@@ -35,5 +42,41 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: DirectoryContex
       });
     }
     return { id };
+  });
+
+  // A peer refused a capability signed with a key the user revoked: whoever signed it holds the
+  // old key. The user (and admins) are told; the peer cannot say more than that (it saw only
+  // the capability), so the directory checks that the user did revoke a key.
+  app.post(routes.revokedKeyUse, async (request) => {
+    const op = 'keys.revoked-use';
+    const peer = await authenticatePeer(ctx, request);
+    const { user: name } = parseBody(schemas.revokedKeyUse, request.body, op);
+    const user = parseUserName(name);
+    const state = await keyLogState(ctx.store, user);
+    if (!(state.replaced ?? []).some((old) => old.revoked)) {
+      throw new FsError('invalid', `${user} has revoked no key`, { op });
+    }
+    const { alert } = await ctx.store.raiseAlert(
+      {
+        audience: user,
+        admin: true,
+        rule: 'revoked-key-use',
+        severity: 'critical',
+        summary: `a peer refused a request signed with a key you revoked: someone still holds your old key`,
+        action:
+          'nothing was served to them. If you did not expect this, make sure your password is new (`revocate --new-password`) and check `devices`',
+        dedupeKey: `revoked-key-use:${user}`,
+        time: ctx.now(),
+        count: 1,
+      },
+      revokedKeyAlertWindowMs,
+      [],
+      alertEvent,
+    );
+    request.log.warn(
+      { event: 'revoked-key.used', user, peer: fingerprint(peer.key) },
+      'revoked key',
+    );
+    return { alert: alert.id };
   });
 }

@@ -25,6 +25,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { AuditCheckpointRecord, AuditEvent, AuditRecord } from '../../interface/audit.js';
 import type {
+  AlertRecord,
   DirectoryStore,
   EntryRecord,
   ExpiredLogin,
@@ -34,7 +35,9 @@ import type {
   InviteRecord,
   KeyLogRecord,
   LoginStateRecord,
+  NewAlert,
   PeerRecord,
+  PeerStrike,
   ReleaseRecord,
   SessionRecord,
   SharedEntryRecord,
@@ -54,6 +57,7 @@ import {
 } from '../../wire/audit-log.js';
 import { migrate, type StoreEngine } from './migrations.js';
 import type {
+  AlertsTable,
   AuditCheckpointsTable,
   AuditLogTable,
   BlockReleasesTable,
@@ -343,6 +347,23 @@ function checkpointFromRow(row: Selectable<AuditCheckpointsTable>): AuditCheckpo
   };
 }
 
+function alertFromRow(row: Selectable<AlertsTable>): AlertRecord {
+  return {
+    id: Number(row.id),
+    audience: row.audience === null ? null : parseUserName(row.audience),
+    admin: row.admin === 1,
+    rule: row.rule,
+    severity: row.severity === 'critical' ? 'critical' : 'warning',
+    summary: row.summary,
+    action: row.action,
+    dedupeKey: row.dedupe_key,
+    firstAt: row.first_at,
+    lastAt: row.last_at,
+    count: row.count,
+    ackedAt: row.acked_at,
+  };
+}
+
 /** An audit event checked and put in the form that is stored, before any lock is taken. */
 type PreparedAudit = Omit<AuditRecord, 'seq' | 'prev' | 'hash'>;
 
@@ -534,7 +555,19 @@ class KyselyDirectoryStore implements DirectoryStore {
   }
 
   async migrate(): Promise<void> {
-    await this.#run('store.migrate', (db) => migrate(db, this.#engine));
+    // PostgreSQL can answer a migration racing other schemas' DDL (other processes creating or
+    // dropping schemas at the same moment) with "schema does not exist" (3F000) although ours
+    // exists; the migration ran in one transaction and left nothing, so it is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#run('store.migrate', (db) => migrate(db, this.#engine));
+        return;
+      } catch (err) {
+        const transient = err instanceof FsError && err.message.includes('(3F000)');
+        if (!transient || attempt >= 3) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -1156,6 +1189,9 @@ class KyselyDirectoryStore implements DirectoryStore {
           .deleteFrom('entries')
           .where('deleted_at', 'is not', null)
           .where('deleted_at', '<', before)
+          .where(
+            sql<boolean>`not exists (select 1 from protected_entries p where p.entry_id = entries.id)`,
+          )
           .returning('id')
           .execute();
         const purged = rows.map((row) => row.id);
@@ -1182,6 +1218,10 @@ class KyselyDirectoryStore implements DirectoryStore {
           .deleteFrom('entries')
           .where('deleted_at', 'is not', null)
           .where(sql<boolean>`deleted_at + ${retention} + ${graceMs} < ${now}`)
+          // Kept while an unacknowledged alert protects it (a burst of deletions).
+          .where(
+            sql<boolean>`not exists (select 1 from protected_entries p where p.entry_id = entries.id)`,
+          )
           .returning('id')
           .execute();
         const purged = rows.map((row) => row.id);
@@ -1274,6 +1314,90 @@ class KyselyDirectoryStore implements DirectoryStore {
         .execute(),
     );
     return rows.map(peerFromRow);
+  }
+
+  // Peer health
+
+  async addPeerStrike(strike: PeerStrike, audit?: readonly AuditEvent[]): Promise<boolean> {
+    const events = prepareAudit(audit);
+    // The primary key (peer, reporter, block) de-duplicates: of two concurrent reports of one
+    // block by one reporter, one inserts the row and the other inserts nothing.
+    return this.#run('store.addPeerStrike', () =>
+      this.#transaction(async (trx) => {
+        const row = await trx
+          .insertInto('peer_strikes')
+          .values({
+            peer_id: strike.peer,
+            reporter: strike.reporter,
+            block_id: strike.block,
+            file_id: strike.file,
+            reason: strike.reason,
+            created_at: strike.time,
+          })
+          .onConflict((oc) => oc.columns(['peer_id', 'reporter', 'block_id']).doNothing())
+          .returning('peer_id')
+          .executeTakeFirst();
+        if (row === undefined) return false;
+        await this.#chainAudit(trx, events);
+        return true;
+      }),
+    );
+  }
+
+  async listPeerStrikes(peer?: string): Promise<PeerStrike[]> {
+    const rows = await this.#run('store.listPeerStrikes', (db) => {
+      let query = db.selectFrom('peer_strikes').selectAll();
+      if (peer !== undefined) query = query.where('peer_id', '=', peer);
+      return query.orderBy('peer_id').orderBy('created_at').orderBy('block_id').execute();
+    });
+    return rows.map((row) => ({
+      peer: row.peer_id,
+      reporter: parseUserName(row.reporter),
+      block: row.block_id,
+      file: row.file_id,
+      reason: row.reason === 'audit' ? 'audit' : 'integrity',
+      time: Number(row.created_at),
+    }));
+  }
+
+  async quarantinePeer(peer: string, now: number, audit?: readonly AuditEvent[]): Promise<boolean> {
+    const events = prepareAudit(audit);
+    return this.#run('store.quarantinePeer', () =>
+      this.#transaction(async (trx) => {
+        const row = await trx
+          .insertInto('peer_quarantine')
+          .values({ peer_id: peer, created_at: now })
+          .onConflict((oc) => oc.column('peer_id').doNothing())
+          .returning('peer_id')
+          .executeTakeFirst();
+        if (row === undefined) return false;
+        await this.#chainAudit(trx, events);
+        return true;
+      }),
+    );
+  }
+
+  async releasePeer(peer: string, audit?: readonly AuditEvent[]): Promise<boolean> {
+    const events = prepareAudit(audit);
+    return this.#run('store.releasePeer', () =>
+      this.#transaction(async (trx) => {
+        const row = await trx
+          .deleteFrom('peer_quarantine')
+          .where('peer_id', '=', peer)
+          .returning('peer_id')
+          .executeTakeFirst();
+        await trx.deleteFrom('peer_strikes').where('peer_id', '=', peer).execute();
+        await this.#chainAudit(trx, events);
+        return row !== undefined;
+      }),
+    );
+  }
+
+  async listQuarantinedPeers(): Promise<{ peer: string; since: number }[]> {
+    const rows = await this.#run('store.listQuarantinedPeers', (db) =>
+      db.selectFrom('peer_quarantine').selectAll().orderBy('peer_id').execute(),
+    );
+    return rows.map((row) => ({ peer: row.peer_id, since: Number(row.created_at) }));
   }
 
   // Block releases
@@ -1477,6 +1601,125 @@ class KyselyDirectoryStore implements DirectoryStore {
         .execute(),
     );
     return rows.map(checkpointFromRow);
+  }
+
+  // Alerts
+
+  async raiseAlert(
+    alert: NewAlert,
+    windowMs: number,
+    protect: readonly FileId[],
+    audit: (alert: AlertRecord) => AuditEvent,
+  ): Promise<{ alert: AlertRecord; created: boolean }> {
+    return this.#run('store.raiseAlert', () =>
+      this.#transaction(async (trx) => {
+        const open = await trx
+          .selectFrom('alerts')
+          .selectAll()
+          .where('dedupe_key', '=', alert.dedupeKey)
+          .where('acked_at', 'is', null)
+          .where('last_at', '>=', alert.time - windowMs)
+          .orderBy('id', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        let id: number;
+        let created: boolean;
+        if (open !== undefined) {
+          id = Number(open.id);
+          created = false;
+          await trx
+            .updateTable('alerts')
+            .set({ count: open.count + alert.count, last_at: Math.max(open.last_at, alert.time) })
+            .where('id', '=', open.id)
+            .execute();
+        } else {
+          const row = await trx
+            .insertInto('alerts')
+            .values({
+              audience: alert.audience,
+              admin: alert.admin ? 1 : 0,
+              rule: alert.rule,
+              severity: alert.severity,
+              summary: alert.summary,
+              action: alert.action,
+              dedupe_key: alert.dedupeKey,
+              first_at: alert.time,
+              last_at: alert.time,
+              count: alert.count,
+              acked_at: null,
+            })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          id = Number(row.id);
+          created = true;
+        }
+        for (const part of chunks(protect)) {
+          await trx
+            .insertInto('protected_entries')
+            .values(part.map((entry) => ({ entry_id: entry, alert_id: id })))
+            .onConflict((oc) => oc.columns(['entry_id', 'alert_id']).doNothing())
+            .execute();
+        }
+        const stored = alertFromRow(
+          await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirstOrThrow(),
+        );
+        if (created) await this.#chainAudit(trx, prepareAudit([audit(stored)]));
+        return { alert: stored, created };
+      }),
+    );
+  }
+
+  async listAlerts(reader?: UserName): Promise<AlertRecord[]> {
+    const rows = await this.#run('store.listAlerts', (db) => {
+      let query = db.selectFrom('alerts').selectAll();
+      if (reader !== undefined) query = query.where('audience', '=', reader);
+      return query
+        .orderBy(sql`case when acked_at is null then 0 else 1 end`)
+        .orderBy('id', 'desc')
+        .execute();
+    });
+    return rows.map(alertFromRow);
+  }
+
+  async getAlert(id: number): Promise<AlertRecord | undefined> {
+    const row = await this.#run('store.getAlert', (db) =>
+      db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
+    return row === undefined ? undefined : alertFromRow(row);
+  }
+
+  async ackAlert(id: number, now: number): Promise<AlertRecord> {
+    const op = 'store.ackAlert';
+    return this.#run(op, () =>
+      this.#transaction(async (trx) => {
+        await trx
+          .updateTable('alerts')
+          .set({ acked_at: now })
+          .where('id', '=', id)
+          .where('acked_at', 'is', null)
+          .execute();
+        const row = await trx
+          .selectFrom('alerts')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (row === undefined) throw new FsError('not-exist', `${op}: no such alert`, { op });
+        await trx.deleteFrom('protected_entries').where('alert_id', '=', id).execute();
+        return alertFromRow(row);
+      }),
+    );
+  }
+
+  async protectingAlerts(entry: FileId): Promise<number[]> {
+    const rows = await this.#run('store.protectingAlerts', (db) =>
+      db
+        .selectFrom('protected_entries')
+        .select('alert_id')
+        .where('entry_id', '=', entry)
+        .orderBy('alert_id')
+        .execute(),
+    );
+    return rows.map((row) => Number(row.alert_id));
   }
 
   async setRole(

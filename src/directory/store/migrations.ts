@@ -372,6 +372,93 @@ function groups(engine: StoreEngine): Migration {
   };
 }
 
+/**
+ * Security alerts (0006, src/directory/monitor.ts): the alerts raised, and the entries a burst
+ * of deletions protects from purge until its alert is acknowledged.
+ */
+function alerts(engine: StoreEngine): Migration {
+  const t = columnTypes(engine);
+  const strict = <B extends { modifyEnd(modifier: Expression<unknown>): B }>(table: B): B =>
+    engine === 'sqlite' ? table.modifyEnd(sql`strict`) : table;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('alerts')
+        .$call((table) =>
+          engine === 'postgres'
+            ? table.addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+            : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()),
+        )
+        .addColumn('audience', 'text')
+        .addColumn('admin', 'integer', (c) => c.notNull())
+        .addColumn('rule', 'text', (c) => c.notNull())
+        .addColumn('severity', 'text', (c) => c.notNull())
+        .addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('dedupe_key', 'text', (c) => c.notNull())
+        .addColumn('first_at', t.time, (c) => c.notNull())
+        .addColumn('last_at', t.time, (c) => c.notNull())
+        .addColumn('count', t.time, (c) => c.notNull())
+        .addColumn('acked_at', t.time)
+        .$call(strict)
+        .execute();
+      await db.schema
+        .createIndex('alerts_dedupe')
+        .on('alerts')
+        .columns(['dedupe_key', 'last_at'])
+        .execute();
+      await db.schema
+        .createTable('protected_entries')
+        .addColumn('entry_id', 'text', (c) => c.notNull())
+        .addColumn('alert_id', t.time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('protected_entries_pk', ['entry_id', 'alert_id'])
+        .$call(strict)
+        .execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('protected_entries').execute();
+      await db.schema.dropTable('alerts').execute();
+    },
+  };
+}
+
+/**
+ * Peer health (0007): strikes that agents report against peers (a block that failed verification,
+ * a failed storage audit), one per (peer, reporter, block), and the quarantined peers.
+ */
+function peerHealth(engine: StoreEngine): Migration {
+  const t = columnTypes(engine);
+  const strict = <B extends { modifyEnd(modifier: Expression<unknown>): B }>(table: B): B =>
+    engine === 'sqlite' ? table.modifyEnd(sql`strict`) : table;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('peer_strikes')
+        .addColumn('peer_id', 'text', (c) => c.notNull())
+        .addColumn('reporter', 'text', (c) => c.notNull())
+        .addColumn('block_id', 'text', (c) => c.notNull())
+        .addColumn('file_id', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('peer_strikes_pk', ['peer_id', 'reporter', 'block_id'])
+        .$call(strict)
+        .execute();
+      await db.schema
+        .createTable('peer_quarantine')
+        .addColumn('peer_id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', t.time, (c) => c.notNull())
+        .$call(strict)
+        .execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('peer_quarantine').execute();
+      await db.schema.dropTable('peer_strikes').execute();
+    },
+  };
+}
+
 /** Every migration, by name, for one engine. Names sort in the order they apply. */
 export function migrationsFor(engine: StoreEngine): Record<string, Migration> {
   return {
@@ -380,6 +467,8 @@ export function migrationsFor(engine: StoreEngine): Record<string, Migration> {
     '0003-user-retention': userRetention(engine),
     '0004-groups': groups(engine),
     '0005-audit': auditLog(engine),
+    '0006-alerts': alerts(engine),
+    '0007-peer-health': peerHealth(engine),
   };
 }
 

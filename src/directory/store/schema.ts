@@ -173,6 +173,50 @@ export interface GroupsTable {
   updated_at: number;
 }
 
+/**
+ * Security alerts (migration 0006): one row per alert, `id` given by the database. `dedupe_key`
+ * names what the alert is about (rule and account); an unacknowledged alert with the same key
+ * within the rule's window counts up instead of a new alert being raised.
+ */
+export interface AlertsTable {
+  id: Generated<number>;
+  /** The user who must act, or null when only admins are told. */
+  audience: string | null;
+  /** 1 when admins are told too. */
+  admin: number;
+  rule: string;
+  severity: string;
+  summary: string;
+  action: string;
+  dedupe_key: string;
+  first_at: number;
+  last_at: number;
+  count: number;
+  acked_at: number | null;
+}
+
+/** Entries kept from purge until an alert is acknowledged (migration 0006). */
+export interface ProtectedEntriesTable {
+  entry_id: string;
+  alert_id: number;
+}
+
+/** Strikes against peers (migration 0007): primary key (peer_id, reporter, block_id). */
+export interface PeerStrikesTable {
+  peer_id: string;
+  reporter: string;
+  block_id: string;
+  file_id: string;
+  reason: string;
+  created_at: number;
+}
+
+/** Quarantined peers (migration 0007), left out of the live-peer list until released. */
+export interface PeerQuarantineTable {
+  peer_id: string;
+  created_at: number;
+}
+
 /** The whole database, for `Kysely<Database>`. */
 export interface Database {
   users: UsersTable;
@@ -191,4 +235,8 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_subjects: AuditSubjectsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  alerts: AlertsTable;
+  protected_entries: ProtectedEntriesTable;
+  peer_strikes: PeerStrikesTable;
+  peer_quarantine: PeerQuarantineTable;
 }

@@ -1,0 +1,348 @@
+/**
+ * The directory's security monitor (DESIGN.md section 7, docs/monitor.md): it reads the audit log
+ * as records are appended and raises alerts (`store.raiseAlert`) for the person who must act.
+ *
+ * Rules (thresholds in `DirectoryConfig.monitor`; docs/monitor.md gives each one's rationale):
+ * - `password-guessing`: `guessFailures` failed logins on one account within `guessWindowMs`
+ *   → the account's owner and admins;
+ * - `credential-stuffing`: failed logins on `sourceAccounts` distinct accounts from one source
+ *   within `sourceWindowMs` → admins;
+ * - `permission-probing`: `probeRefusals` refused requests by one user on entries of another
+ *   within `probeWindowMs` → the owner and admins;
+ * - `deletion-burst`: `burstDeletions` deletions by one account of one owner's entries within
+ *   `burstWindowMs` → the owner and admins, and every entry deleted in the burst is protected
+ *   from purge until the owner acknowledges the alert;
+ * - `session-misuse`: `authRefusals` requests refused in one user's sessions (a replay, a revoked
+ *   session still in use) within `authWindowMs` → the user and admins (a stolen session).
+ *
+ * One alert per subject and window: further events while it is unacknowledged and within the
+ * window count it up (`dedupeKey`), so 10,000 guesses raise one alert with a count of 10,000.
+ *
+ * When: after every request (before it is answered, so a purge right after a burst is already
+ * refused), before each purge and release, and every `scanMs`. The windows live in this
+ * process's memory; a fresh process starts at the log's head. Several directory processes each
+ * read every record: an alert is then counted up by each, never raised twice within its window
+ * (the store de-duplicates).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AuditEvent, AuditRecord } from '../interface/audit.js';
+import type { AlertRecord, DirectoryStore, NewAlert } from '../interface/directory-store.js';
+import { parseFileId } from '../interface/ids.js';
+import { parseUserName, type UserName } from '../interface/names.js';
+import type { MonitorPolicy } from './config.js';
+
+/** What the monitor needs. */
+export interface MonitorDeps {
+  store: DirectoryStore;
+  policy: MonitorPolicy;
+  /** Start after this seq; by default, at the log's head when first scanned. */
+  after?: number;
+}
+
+/** The monitor of one directory process. */
+export interface DirectoryMonitor {
+  /** Reads the records appended since the last scan and raises what they call for. */
+  scan(): Promise<void>;
+  /** Scans after every request, before it is answered, and starts the timer. */
+  install(app: FastifyInstance): void;
+  /** Stops the timer; idempotent. */
+  close(): void;
+}
+
+/** Records read per page. */
+const page = 1000;
+
+interface Hit {
+  time: number;
+  /** The entry, for a deletion; the account, for a source's failed logins. */
+  tag: string | null;
+}
+
+interface Pending {
+  alert: NewAlert;
+  windowMs: number;
+  protect: Set<string>;
+}
+
+function parseDetails(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function userOrNull(name: string | null | undefined): UserName | null {
+  if (name === null || name === undefined) return null;
+  try {
+    return parseUserName(name);
+  } catch {
+    return null;
+  }
+}
+
+/** The audit event of a new alert: about its audience, readable by admins. */
+export function alertEvent(alert: AlertRecord): AuditEvent {
+  return {
+    time: alert.lastAt,
+    event: 'alert',
+    actor: null,
+    subjects: alert.audience === null ? [] : [alert.audience],
+    entry: null,
+    source: 'directory',
+    details: { id: alert.id, rule: alert.rule, severity: alert.severity, count: alert.count },
+  };
+}
+
+/** Creates the monitor (module comment). */
+export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
+  const { store, policy } = deps;
+  let cursor = deps.after;
+  let running: Promise<void> = Promise.resolve();
+  const windows = new Map<string, Hit[]>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Adds a hit under `key` and returns the hits within `windowMs` of it. */
+  const hit = (key: string, windowMs: number, value: Hit): Hit[] => {
+    const list = windows.get(key) ?? [];
+    list.push(value);
+    let drop = 0;
+    while (drop < list.length && (list[drop]?.time ?? 0) < value.time - windowMs) drop += 1;
+    if (drop > 0) list.splice(0, drop);
+    windows.set(key, list);
+    return list;
+  };
+
+  const sweep = (time: number): void => {
+    if (windows.size < 10_000) return;
+    const longest = Math.max(
+      policy.guessWindowMs,
+      policy.sourceWindowMs,
+      policy.probeWindowMs,
+      policy.burstWindowMs,
+      policy.authWindowMs,
+    );
+    for (const [key, list] of windows) {
+      if ((list.at(-1)?.time ?? 0) < time - longest) windows.delete(key);
+    }
+  };
+
+  const examine = (record: AuditRecord, pending: Map<string, Pending>): void => {
+    const details = parseDetails(record.details);
+    const fire = (
+      key: string,
+      windowMs: number,
+      hits: Hit[],
+      threshold: number,
+      alert: Omit<NewAlert, 'dedupeKey' | 'time' | 'count'>,
+      protect: boolean,
+    ): void => {
+      if (hits.length < threshold) return;
+      const known = pending.get(key);
+      if (known !== undefined) {
+        known.alert.count += 1;
+        known.alert.time = record.time;
+        if (protect && record.entry !== null) known.protect.add(record.entry);
+        return;
+      }
+      // The first time in this scan: when the threshold is just reached, the alert stands for
+      // every hit in the window; after, for this one (the store counts it up).
+      const first = hits.length === threshold;
+      pending.set(key, {
+        alert: { ...alert, dedupeKey: key, time: record.time, count: first ? hits.length : 1 },
+        windowMs,
+        protect: new Set(
+          protect
+            ? first
+              ? hits.flatMap((h) => (h.tag === null ? [] : [h.tag]))
+              : record.entry === null
+                ? []
+                : [record.entry]
+            : [],
+        ),
+      });
+    };
+
+    if (record.event === 'login.failed') {
+      const account = userOrNull(record.subjects[0]);
+      if (account !== null) {
+        const key = `password-guessing:${account}`;
+        const hits = hit(key, policy.guessWindowMs, { time: record.time, tag: null });
+        fire(
+          key,
+          policy.guessWindowMs,
+          hits,
+          policy.guessFailures,
+          {
+            audience: account,
+            admin: true,
+            rule: 'password-guessing',
+            severity: 'warning',
+            summary: `repeated failed logins on account ${account}`,
+            action:
+              'if these were not you, choose a strong new password (peervault passwd); the guesser is throttled',
+          },
+          false,
+        );
+      }
+      const sourceKey = `credential-stuffing:${record.source}`;
+      const sourceHits = hit(sourceKey, policy.sourceWindowMs, {
+        time: record.time,
+        tag: account ?? `?${record.seq}`,
+      });
+      const accounts = new Set(sourceHits.map((h) => h.tag)).size;
+      if (accounts >= policy.sourceAccounts) {
+        fire(
+          sourceKey,
+          policy.sourceWindowMs,
+          sourceHits,
+          1,
+          {
+            audience: null,
+            admin: true,
+            rule: 'credential-stuffing',
+            severity: 'warning',
+            summary: `failed logins on ${accounts} accounts from ${record.source}`,
+            action: 'consider blocking this address; the source is throttled',
+          },
+          false,
+        );
+      }
+      return;
+    }
+
+    if (record.event === 'access.refused' && details.op === 'request.auth') {
+      const user = userOrNull(record.actor);
+      if (user === null) return;
+      const key = `session-misuse:${user}`;
+      const hits = hit(key, policy.authWindowMs, { time: record.time, tag: null });
+      fire(
+        key,
+        policy.authWindowMs,
+        hits,
+        policy.authRefusals,
+        {
+          audience: user,
+          admin: true,
+          rule: 'session-misuse',
+          severity: 'critical',
+          summary: 'requests in a session of yours were replayed or came after it was ended',
+          action:
+            'if you did not just log out or end that device, your session may be stolen: check peervault devices and run peervault revocate',
+        },
+        false,
+      );
+      return;
+    }
+
+    if (record.event === 'access.refused') {
+      const actor = userOrNull(record.actor);
+      const owner = userOrNull(record.subjects[0]);
+      if (actor === null || owner === null || actor === owner) return;
+      const key = `permission-probing:${actor}:${owner}`;
+      const hits = hit(key, policy.probeWindowMs, { time: record.time, tag: record.entry });
+      fire(
+        key,
+        policy.probeWindowMs,
+        hits,
+        policy.probeRefusals,
+        {
+          audience: owner,
+          admin: true,
+          rule: 'permission-probing',
+          severity: 'warning',
+          summary: `${actor} was refused access to your files repeatedly`,
+          action: `check what you share with ${actor} (peervault audit); nothing was read`,
+        },
+        false,
+      );
+      return;
+    }
+
+    if (record.event === 'entry.deleted' && details.purged !== true && record.entry !== null) {
+      const actor = userOrNull(record.actor);
+      const owner = userOrNull(record.subjects[0]);
+      if (actor === null || owner === null) return;
+      const key = `deletion-burst:${actor}:${owner}`;
+      const hits = hit(key, policy.burstWindowMs, { time: record.time, tag: record.entry });
+      const by = actor === owner ? 'your account' : actor;
+      fire(
+        key,
+        policy.burstWindowMs,
+        hits,
+        policy.burstDeletions,
+        {
+          audience: owner,
+          admin: true,
+          rule: 'deletion-burst',
+          severity: 'critical',
+          summary: `a burst of deletions of your files by ${by}`,
+          action:
+            'if this was not you, log out your other devices and restore from the trash; the deleted files are kept until you acknowledge this alert',
+        },
+        true,
+      );
+    }
+  };
+
+  const scanOnce = async (): Promise<void> => {
+    if (cursor === undefined) {
+      cursor = (await store.auditHead()).seq;
+      return;
+    }
+    for (;;) {
+      const records = await store.listAudit(cursor, page);
+      const pending = new Map<string, Pending>();
+      for (const record of records) examine(record, pending);
+      for (const { alert, windowMs, protect } of pending.values()) {
+        await store.raiseAlert(
+          alert,
+          windowMs,
+          [...protect].map((id) => parseFileId(id)),
+          alertEvent,
+        );
+      }
+      const last = records.at(-1);
+      if (last !== undefined) {
+        cursor = last.seq;
+        sweep(last.time);
+      }
+      if (records.length < page) return;
+    }
+  };
+
+  const scan = (): Promise<void> => {
+    const next = running.then(scanOnce);
+    running = next.catch(() => undefined);
+    return next;
+  };
+
+  return {
+    scan,
+    install(app) {
+      app.addHook('onReady', async () => {
+        await scan();
+      });
+      app.addHook('onSend', async (request, _reply, payload) => {
+        await scan().catch((err: unknown) => {
+          request.log.error({ event: 'monitor.failed', err: String(err) }, 'the monitor failed');
+        });
+        return payload;
+      });
+      timer ??= setInterval(() => {
+        void scan().catch(() => undefined);
+      }, policy.scanMs);
+      timer.unref();
+    },
+    close() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** A message for a purge refused because `alerts` protect the entry. */
+export function protectedMessage(alerts: readonly number[]): string {
+  return `protected after a burst of deletions; acknowledge alert ${alerts.join(', ')} first`;
+}
