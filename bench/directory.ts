@@ -13,7 +13,7 @@ import { type DirEntryBody, signDirEntry } from '../src/wire/dir-entry.js';
 import { routes } from '../src/wire/directory-api.js';
 import { signEntryAcl } from '../src/wire/entry-acl.js';
 import { startTestDirectory } from '../test/helpers/directory.js';
-import { type Figure, summarise } from './harness.js';
+import { type Figure, figure } from './harness.js';
 
 function body(
   session: DirectorySession,
@@ -106,14 +106,8 @@ async function measureEngine(
       if (listed.length !== entries) throw new Error(`listed ${listed.length} of ${entries}`);
     }
     return [
-      {
-        name: `directory ${engine}: entry creates (8 writers, HTTPS)`,
-        unit: 'ops/s',
-        median: rate,
-        min: rate,
-        max: rate,
-      },
-      { name: `directory ${engine}: list ${entries} entries`, unit: 'ms', ...summarise(lists) },
+      figure(`directory ${engine}: entry creates (8 writers, HTTPS)`, 'ops/s', [rate]),
+      figure(`directory ${engine}: list ${entries} entries`, 'ms', lists),
     ];
   } finally {
     await dir.stop();
@@ -122,7 +116,7 @@ async function measureEngine(
 
 /** Directory figures for both engines. */
 export async function directoryFigures(quick: boolean): Promise<Figure[]> {
-  const entries = quick ? 1000 : 10_000;
+  const entries = quick ? 200 : 10_000;
   const listRuns = quick ? 3 : 7;
   return [
     ...(await measureEngine('sqlite', entries, listRuns)),
