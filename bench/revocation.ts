@@ -5,60 +5,36 @@
  * peers in this process. The first step (the key change, one request) is timed apart from the
  * rest (every entry gets a new version).
  */
-import type { FileContext } from '../src/client/files.js';
 import { writeFile } from '../src/client/files.js';
 import { mkdir } from '../src/client/namespace.js';
 import { finishRevocation } from '../src/client/revocation.js';
 import { parseGrantWords } from '../src/interface/grants.js';
 import { parseUserName } from '../src/interface/names.js';
 import { parsePath } from '../src/interface/paths.js';
-import { createReplicator } from '../src/peer/replication.js';
-import { startBlockNetwork } from '../test/helpers/block-network.js';
-import { goodPassword, startTestDirectory } from '../test/helpers/directory.js';
+import { bytesOf, startAgents } from '../test/helpers/agents.js';
 import { type Figure, figure } from './harness.js';
-
-// eslint-disable-next-line @typescript-eslint/require-await -- a source with nothing to wait for
-async function* small(text: string): AsyncIterable<Uint8Array> {
-  yield Buffer.from(text);
-}
 
 /** Figures for revocate with `count` owned and `count` shared-with files. */
 export async function revocationFigures(quick: boolean): Promise<Figure[]> {
   const count = quick ? 100 : 1000;
   // One client makes every request here: the per-address DoS guard would throttle it.
-  const dir = await startTestDirectory('sqlite', { requestsPerSecond: 1_000_000 });
-  const net = await startBlockNetwork(2);
+  const agents = await startAgents(['alice', 'bob'] as const, {
+    peers: 2,
+    replicas: 1,
+    directory: { requestsPerSecond: 1_000_000 },
+  });
   try {
-    const client = await dir.client();
-    const replicator = createReplicator({
-      client: net.client,
-      capability: net.capability,
-      replicas: 1,
-    });
-    const live = () => net.peers.map((peer) => peer.address);
-    const blocks: FileContext['blocks'] = {
-      putBlock: async (_file, id, parts) => void (await replicator.putBlock(id, parts, live())),
-      getBlock: (_file, id) => replicator.getBlock(id, live()),
-    };
-    const ctx: Record<'alice' | 'bob', FileContext> = {} as Record<'alice' | 'bob', FileContext>;
-    for (const user of ['alice', 'bob'] as const) {
-      await client.register(user, goodPassword(user));
-      ctx[user] = {
-        directory: client,
-        session: await client.login(user, goodPassword(user)),
-        blocks,
-      };
-    }
+    const { client, ctx } = agents;
     const alicePath = (t: string) => parsePath(t, parseUserName('alice'));
     const bobPath = (t: string) => parsePath(t, parseUserName('bob'));
     await mkdir(ctx.alice, alicePath('/alice/own'));
     await mkdir(ctx.bob, bobPath('/bob/for-alice'), parseGrantWords(['alice', 'w']));
     for (let i = 0; i < count; i++) {
-      await writeFile(ctx.alice, alicePath(`/alice/own/f${i}`), small(`own ${i}`), {
+      await writeFile(ctx.alice, alicePath(`/alice/own/f${i}`), bytesOf(`own ${i}`), {
         mode: 'create',
         grants: parseGrantWords(['bob', 'r']),
       });
-      await writeFile(ctx.alice, bobPath(`/bob/for-alice/f${i}`), small(`shared ${i}`), {
+      await writeFile(ctx.alice, bobPath(`/bob/for-alice/f${i}`), bytesOf(`shared ${i}`), {
         mode: 'create',
       });
     }
@@ -78,7 +54,6 @@ export async function revocationFigures(quick: boolean): Promise<Figure[]> {
       figure(`revocate (${label}): total`, 'ms', [total]),
     ];
   } finally {
-    await net.close();
-    await dir.stop();
+    await agents.close();
   }
 }

@@ -19,30 +19,17 @@ import type { IdentityKeys } from '../../src/crypto/identity.js';
 import { unwrapKey } from '../../src/crypto/wrap.js';
 import { parseGrantWords } from '../../src/interface/grants.js';
 import { parseUserName } from '../../src/interface/names.js';
-import { parsePath, type PathName } from '../../src/interface/paths.js';
+import { parsePath } from '../../src/interface/paths.js';
 import { signDirEntry } from '../../src/wire/dir-entry.js';
 import { routes } from '../../src/wire/directory-api.js';
 import { chainHash } from '../../src/wire/key-log.js';
-import { createReplicator } from '../../src/peer/replication.js';
-import { type BlockNetwork, startBlockNetwork } from '../helpers/block-network.js';
-import { goodPassword, startTestDirectory, type TestDirectory } from '../helpers/directory.js';
+import { bytesOf, startAgents, textOf } from '../helpers/agents.js';
+import { goodPassword, type TestDirectory } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
-
-// eslint-disable-next-line @typescript-eslint/require-await -- a source with nothing to wait for
-async function* bytesOf(text: string): AsyncIterable<Uint8Array> {
-  yield Buffer.from(text);
-}
-
-async function textOf(ctx: FileContext, path: PathName, version?: number): Promise<string> {
-  const file = await readFile(ctx, path, version === undefined ? {} : { version });
-  const parts: Uint8Array[] = [];
-  for await (const part of file.content) parts.push(part);
-  return Buffer.concat(parts).toString();
-}
 
 describe('revocate', () => {
   let dir: TestDirectory;
-  let net: BlockNetwork;
+  let agents: { close(): Promise<void> } | undefined;
   let client: DirectoryClient;
   const ctx = {} as Record<'alice' | 'bob' | 'carol', FileContext>;
   const p = (text: string) => parsePath(text, parseUserName('alice'));
@@ -56,27 +43,13 @@ describe('revocate', () => {
   });
 
   beforeAll(async () => {
-    dir = await startTestDirectory('sqlite');
-    net = await startBlockNetwork(2);
-    client = await dir.client();
-    const replicator = createReplicator({
-      client: net.client,
-      capability: net.capability,
+    const started = await startAgents(['alice', 'bob', 'carol'] as const, {
+      peers: 2,
       replicas: 1,
     });
-    const live = () => net.peers.map((peer) => peer.address);
-    const blocks: FileContext['blocks'] = {
-      putBlock: async (_file, id, parts) => void (await replicator.putBlock(id, parts, live())),
-      getBlock: (_file, id) => replicator.getBlock(id, live()),
-    };
-    for (const user of ['alice', 'bob', 'carol'] as const) {
-      await client.register(user, goodPassword(user));
-      ctx[user] = {
-        directory: client,
-        session: await client.login(user, goodPassword(user)),
-        blocks,
-      };
-    }
+    agents = started;
+    ({ dir, client } = started);
+    Object.assign(ctx, started.ctx);
     const { alice, bob, carol } = ctx;
     await writeFile(alice, p('/alice/a.txt'), bytesOf('a by alice'), {
       mode: 'create',
@@ -104,8 +77,7 @@ describe('revocate', () => {
     stolenSession = await login('alice');
   }, 120_000);
   afterAll(async () => {
-    await net?.close();
-    await dir?.stop();
+    await agents?.close();
   });
 
   it('replaces the keys and brings everything alice owns or writes under the new ones', async () => {

@@ -8,38 +8,23 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DirectoryClient } from '../../src/client/directory-client.js';
 import { type FileContext, readFile, writeFile } from '../../src/client/files.js';
 import { openFileMeta } from '../../src/client/file-codec.js';
 import { list, mkdir, resolve } from '../../src/client/namespace.js';
 import { permissions, share, sharedWithMe, unshare } from '../../src/client/sharing.js';
 import { type AclGrant, parseGrantWords } from '../../src/interface/grants.js';
 import { parseUserName, type UserName } from '../../src/interface/names.js';
-import { parsePath, type PathName } from '../../src/interface/paths.js';
+import { parsePath } from '../../src/interface/paths.js';
 import { IdentityKeys } from '../../src/crypto/identity.js';
 import { chainHash } from '../../src/wire/key-log.js';
 import { signDirEntry } from '../../src/wire/dir-entry.js';
-import { createReplicator } from '../../src/peer/replication.js';
-import { type BlockNetwork, startBlockNetwork } from '../helpers/block-network.js';
-import { goodPassword, startTestDirectory, type TestDirectory } from '../helpers/directory.js';
+import { bytesOf, startAgents, textOf } from '../helpers/agents.js';
+import type { TestDirectory } from '../helpers/directory.js';
 import { expectKind, expectKindAsync } from '../helpers/expect-error.js';
 
-// eslint-disable-next-line @typescript-eslint/require-await -- a source with nothing to wait for
-async function* bytesOf(text: string): AsyncIterable<Uint8Array> {
-  yield Buffer.from(text);
-}
-
-async function textOf(ctx: FileContext, path: PathName, version?: number): Promise<string> {
-  const file = await readFile(ctx, path, version === undefined ? {} : { version });
-  const parts: Uint8Array[] = [];
-  for await (const part of file.content) parts.push(part);
-  return Buffer.concat(parts).toString();
-}
-
 describe('sharing', () => {
+  let agents: { close(): Promise<void> } | undefined;
   let dir: TestDirectory;
-  let net: BlockNetwork;
-  let client: DirectoryClient;
   const users = ['alice', 'bob', 'carol', 'dave', 'constructor', 'eve'] as const;
   const ctx = {} as Record<(typeof users)[number], FileContext>;
   const p = (text: string) => parsePath(text, parseUserName('alice'));
@@ -64,30 +49,13 @@ describe('sharing', () => {
   }
 
   beforeAll(async () => {
-    dir = await startTestDirectory('sqlite');
-    net = await startBlockNetwork(3);
-    client = await dir.client();
-    const replicator = createReplicator({
-      client: net.client,
-      capability: net.capability,
-      replicas: 2,
-    });
-    const live = () => net.peers.map((peer) => peer.address);
-    for (const user of users) {
-      await client.register(user, goodPassword(user));
-      ctx[user] = {
-        directory: client,
-        session: await client.login(user, goodPassword(user)),
-        blocks: {
-          putBlock: async (_file, id, parts) => void (await replicator.putBlock(id, parts, live())),
-          getBlock: (_file, id) => replicator.getBlock(id, live()),
-        },
-      };
-    }
+    const started = await startAgents(users, { peers: 3, replicas: 2 });
+    agents = started;
+    ({ dir } = started);
+    Object.assign(ctx, started.ctx);
   }, 120_000);
   afterAll(async () => {
-    await net?.close();
-    await dir?.stop();
+    await agents?.close();
   });
 
   it("runs the seed's `touch team5.txt bob r carol w`", async () => {

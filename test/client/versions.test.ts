@@ -22,55 +22,28 @@ import { chainHash } from '../../src/wire/key-log.js';
 import { permissions } from '../../src/client/sharing.js';
 import { parseGrantWords } from '../../src/interface/grants.js';
 import { parseUserName } from '../../src/interface/names.js';
-import { parsePath, type PathName } from '../../src/interface/paths.js';
-import { createReplicator } from '../../src/peer/replication.js';
-import { type BlockNetwork, startBlockNetwork } from '../helpers/block-network.js';
-import { goodPassword, startTestDirectory, type TestDirectory } from '../helpers/directory.js';
+import { parsePath } from '../../src/interface/paths.js';
+import { bytesOf, startAgents, textOf } from '../helpers/agents.js';
+import type { TestDirectory } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 
-// eslint-disable-next-line @typescript-eslint/require-await -- a source with nothing to wait for
-async function* bytesOf(text: string): AsyncIterable<Uint8Array> {
-  yield Buffer.from(text);
-}
-
-async function textOf(ctx: FileContext, path: PathName, version?: number): Promise<string> {
-  const file = await readFile(ctx, path, version === undefined ? {} : { version });
-  const parts: Uint8Array[] = [];
-  for await (const part of file.content) parts.push(part);
-  return Buffer.concat(parts).toString();
-}
-
 describe('versions and restore', () => {
+  let agents: { close(): Promise<void> } | undefined;
   let dir: TestDirectory;
-  let net: BlockNetwork;
   const ctx = {} as Record<'alice' | 'bob' | 'carol', FileContext>;
   const p = (text: string) => parsePath(text, parseUserName('alice'));
 
   beforeAll(async () => {
-    dir = await startTestDirectory('sqlite');
-    net = await startBlockNetwork(2);
-    const client = await dir.client();
-    const replicator = createReplicator({
-      client: net.client,
-      capability: net.capability,
+    const started = await startAgents(['alice', 'bob', 'carol'] as const, {
+      peers: 2,
       replicas: 1,
     });
-    const live = () => net.peers.map((peer) => peer.address);
-    for (const user of ['alice', 'bob', 'carol'] as const) {
-      await client.register(user, goodPassword(user));
-      ctx[user] = {
-        directory: client,
-        session: await client.login(user, goodPassword(user)),
-        blocks: {
-          putBlock: async (_file, id, parts) => void (await replicator.putBlock(id, parts, live())),
-          getBlock: (_file, id) => replicator.getBlock(id, live()),
-        },
-      };
-    }
+    agents = started;
+    ({ dir } = started);
+    Object.assign(ctx, started.ctx);
   }, 120_000);
   afterAll(async () => {
-    await net?.close();
-    await dir?.stop();
+    await agents?.close();
   });
 
   it('keeps 50 overwrites, each reading back exactly', async () => {
