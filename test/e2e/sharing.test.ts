@@ -8,85 +8,22 @@
  * (write); bob reads and is refused a write; carol writes; dave sees nothing; alice withdraws
  * bob's right; then a shared folder whose grants pass to what is created in it.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goodPassword } from '../helpers/directory.js';
-import { type RunningProcess, startPeervault } from '../helpers/processes.js';
-
-const bin = fileURLToPath(new URL('../../bin/peervault.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `peervault ...args` in `cwd` with `input` on standard input. */
-function pv(cwd: string, args: readonly string[], input = ''): Promise<Run> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PEERVAULT_DEBUG: '' },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(input);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`peervault ${args.join(' ')} did not finish: ${stdout}\n${stderr}`));
-    }, 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
+import { type DemoUsers, noStack, runPeervault, startDemoUsers } from '../helpers/demo-users.js';
 
 describe('sharing between four users of the demo network', () => {
-  let cwd: string;
-  let demo: RunningProcess<{ accounts: string }>;
-  const passwords: Record<string, string> = {};
-
-  /** The shell as `user` over a pipe: the password, then `lines`. */
-  const shell = (user: string, lines: readonly string[]) =>
-    pv(
-      cwd,
-      ['shell', '--user', user, '--password-stdin'],
-      [passwords[user]!, ...lines].map((line) => `${line}\n`).join(''),
-    );
-
-  /** A one-shot command as `user`, logged in for that command only. */
-  const as = (user: string, args: readonly string[]) =>
-    pv(cwd, [...args, '--user', user, '--password-stdin'], `${passwords[user]!}\n`);
+  let demo: DemoUsers;
+  const shell = (user: string, lines: readonly string[]) => demo.shell(user, lines);
+  const as = (user: string, args: readonly string[]) => demo.as(user, args);
 
   beforeAll(async () => {
-    cwd = mkdtempSync(join(tmpdir(), 'pv-sharing-'));
-    demo = await startPeervault(['demo', '--no-shell'], 30_000, {}, cwd);
-    const accounts = JSON.parse(readFileSync(demo.ready.accounts, 'utf8')) as {
-      accounts: { user: string; password: string }[];
-    };
-    for (const { user, password } of accounts.accounts) passwords[user] = password;
-    passwords['dave'] = goodPassword('dave');
-    const registered = await pv(
-      cwd,
-      ['register', '--user', 'dave', '--password-stdin'],
-      `${passwords['dave']}\n`,
-    );
-    expect(registered.code, registered.stderr).toBe(0);
+    demo = await startDemoUsers('pv-sharing-');
   }, 90_000);
 
   afterAll(async () => {
     await demo?.stop();
-    if (cwd) rmSync(cwd, { recursive: true, force: true });
   });
 
   it('alice: touch team5.txt bob r carol w, writes it, and perms shows the grants', async () => {
@@ -120,10 +57,10 @@ describe('sharing between four users of the demo network', () => {
     expect(run.code).toBe(1);
 
     // The one-shot write: exit 3 (permission), the same sentence, no generic hint, no stack.
-    const file = join(cwd, 'bob.pw');
-    writeFileSync(file, `${passwords['bob']!}\n`, { mode: 0o600 });
-    const write = await pv(
-      cwd,
+    const file = join(demo.cwd, 'bob.pw');
+    writeFileSync(file, `${demo.passwords['bob']!}\n`, { mode: 0o600 });
+    const write = await runPeervault(
+      demo.cwd,
       ['write', '/alice/team5.txt', '--user', 'bob', '--password-file', file],
       'overwritten\n',
     );
