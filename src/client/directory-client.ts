@@ -50,6 +50,7 @@ import { createPinnedAgent } from '../wire/pinned-tls.js';
 import { authHeader, signRequest } from '../wire/request-auth.js';
 import { sessionProof } from '../wire/session-binding.js';
 import { checkKeyLogPin, createMemoryKeyPins, isBehindPin, type KeyPins } from './key-pins.js';
+import { openSeenVersions, type SeenVersions } from './seen-versions.js';
 
 /** Where the directory is and which key it must have. */
 export interface DirectoryEndpoint {
@@ -74,6 +75,12 @@ export interface DirectoryClientInit {
    * cached log was checked against the pins when it was fetched; every fetch is checked.
    */
   keyLogCacheMs?: number;
+  /**
+   * What this device remembers of the entry versions it saw (seen-versions.ts). Share one store
+   * between every client of a device (a peer passes its `seen.sqlite`). Default: a new
+   * in-memory store, closed with this client.
+   */
+  seenVersions?: SeenVersions;
 }
 
 /** A logged-in session: the user's unlocked identity and the device key that signs requests. */
@@ -118,7 +125,13 @@ export class DirectoryClient {
     this.#agent = agent;
     this.#pins = init.keyPins ?? createMemoryKeyPins();
     this.#keyLogCacheMs = init.keyLogCacheMs ?? 2_000;
+    this.#ownsSeen = init.seenVersions === undefined;
+    this.seen = init.seenVersions ?? openSeenVersions(':memory:');
   }
+
+  /** The entry versions this device saw, and its own alerts (seen-versions.ts). */
+  readonly seen: SeenVersions;
+  readonly #ownsSeen: boolean;
 
   /**
    * Connects to a directory, checking on the TLS handshake that it holds the pinned key.
@@ -164,6 +177,7 @@ export class DirectoryClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#ownsSeen) this.seen.close();
     await this.#agent.close();
   }
 

@@ -22,9 +22,10 @@ import type { UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { fromBase64url } from '../wire/base64.js';
 import { decodeDirEntryUnverified, type DirEntryBody, openDirEntry } from '../wire/dir-entry.js';
-import { type EntryResponse, type EntryVersionResponse, routes } from '../wire/directory-api.js';
+import { type EntryResponse, routes } from '../wire/directory-api.js';
 import { checkEntryAuthority, checkWriterFollows, isInheritedAcl } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
+import { checkSeen, fetchEntryVersion } from './seen-check.js';
 import type { DirectoryClient, DirectorySession } from './directory-client.js';
 
 /** What a verb needs: the directory and the logged-in user. */
@@ -109,16 +110,6 @@ async function verifyAlone(
   throw lastError;
 }
 
-async function fetchVersion(ctx: AgentContext, id: FileId, version: number): Promise<Uint8Array> {
-  const answer = await ctx.directory.call<EntryVersionResponse>(
-    'GET',
-    routes.entryVersion.replace(':id', id).replace(':version', String(version)),
-    undefined,
-    ctx.session,
-  );
-  return fromBase64url(answer.envelope, 'envelope');
-}
-
 /** A non-owner's version must follow a version that let them write, with the same ACL. */
 async function checkFollows(ctx: AgentContext, entry: VerifiedEntry) {
   const { body, writer } = entry;
@@ -126,7 +117,7 @@ async function checkFollows(ctx: AgentContext, entry: VerifiedEntry) {
   const seen = checkedSet(ctx.directory);
   const key = `${body.id}:${Buffer.from(chainHash(entry.envelope)).toString('base64url')}`;
   if (seen.has(key)) return;
-  const beforeEnvelope = await fetchVersion(ctx, body.id, body.version - 1);
+  const beforeEnvelope = await fetchEntryVersion(ctx, body.id, body.version - 1);
   if (!constantTimeEqual(chainHash(beforeEnvelope), body.prev)) {
     throw new FsError('integrity', 'the directory returned a version that does not chain', {
       op: 'entry.verify',
@@ -192,6 +183,26 @@ async function parentOf(
  * @throws FsError `integrity`
  */
 export async function verifyEntry(
+  ctx: AgentContext,
+  answer: EntryResponse,
+  expect: EntryExpectation,
+): Promise<VerifiedEntry> {
+  const verified = await verifyAnswer(ctx, answer, expect);
+  if (expect.historic === true) return verified;
+  // Not older than, nor a fork of, what this device saw before (seen-check.ts).
+  return checkSeen(ctx, verified, async () => {
+    const fresh = await ctx.directory.call<EntryResponse>(
+      'GET',
+      routes.entry.replace(':id', verified.body.id),
+      undefined,
+      ctx.session,
+    );
+    return verifyAnswer(ctx, fresh, { ...expect, id: verified.body.id });
+  });
+}
+
+/** {@link verifyEntry} without the comparison with what this device saw. */
+async function verifyAnswer(
   ctx: AgentContext,
   answer: EntryResponse,
   expect: EntryExpectation,

@@ -15,8 +15,7 @@ import type { UserName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
 import { encryptName, lookupTag } from '../crypto/names.js';
 import { newFileId, newSymmetricKey } from '../crypto/random.js';
-import { toBase64url } from '../wire/base64.js';
-import { type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import { type DirEntryBody } from '../wire/dir-entry.js';
 import { routes } from '../wire/directory-api.js';
 import { chainHash } from '../wire/key-log.js';
 import { accessForNew } from './entry-access.js';
@@ -29,6 +28,7 @@ import {
   tombstone,
   verifyEntry,
 } from './namespace.js';
+import { writeEntryVersion } from './entry-writes.js';
 
 /** Where sealed blocks go and come from (the peer's replicator, or a test's store). */
 export interface BlockTransport {
@@ -182,17 +182,7 @@ export async function writeFile(
         prev: zero,
         time: now,
       };
-  const envelope = toBase64url(signDirEntry(ctx.session.identity.signing, body));
-  if (existing) {
-    await ctx.directory.call(
-      'PUT',
-      routes.entry.replace(':id', id),
-      { envelope, expectedVersion: existing.body.version },
-      ctx.session,
-    );
-  } else {
-    await ctx.directory.call('POST', routes.entries, { envelope }, ctx.session);
-  }
+  await writeEntryVersion(ctx, body, existing ? existing.body.version : null);
   return { version, size: written.size };
 }
 

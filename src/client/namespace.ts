@@ -20,12 +20,13 @@ import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
 import { newFileId, newSymmetricKey } from '../crypto/random.js';
 import type { SecretBytes } from '../crypto/secret.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
-import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import { decodeDirEntryUnverified, type DirEntryBody } from '../wire/dir-entry.js';
 import { type EntryResponse, routes, type SharedEntriesResponse } from '../wire/directory-api.js';
 import { signEntryAcl } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
 import { accessForNew, unwrapEntryKey, wrapTo } from './entry-access.js';
 import { type AgentContext, verifyEntry } from './entry-verify.js';
+import { writeEntryVersion } from './entry-writes.js';
 
 export { type AgentContext, verifyEntry } from './entry-verify.js';
 
@@ -77,14 +78,9 @@ export async function ensureRoot(ctx: AgentContext): Promise<ResolvedEntry> {
     prev: zeroTag,
     time: Date.now(),
   };
-  const envelope = signDirEntry(ctx.session.identity.signing, body);
+  let envelope: Uint8Array;
   try {
-    await ctx.directory.call(
-      'POST',
-      routes.entries,
-      { envelope: toBase64url(envelope) },
-      ctx.session,
-    );
+    envelope = await writeEntryVersion(ctx, body, null);
   } catch (err) {
     // Another device made the root first: use theirs.
     if (err instanceof FsError && err.kind === 'exist') return rootOf(ctx, owner);
@@ -318,14 +314,9 @@ export async function mkdir(
     prev: zeroTag,
     time: Date.now(),
   };
-  const envelope = signDirEntry(ctx.session.identity.signing, body);
+  let envelope: Uint8Array;
   try {
-    await ctx.directory.call(
-      'POST',
-      routes.entries,
-      { envelope: toBase64url(envelope) },
-      ctx.session,
-    );
+    envelope = await writeEntryVersion(ctx, body, null);
   } catch (err) {
     if (err instanceof FsError && err.kind === 'exist')
       throw new FsError('exist', `${formatPath(path)} already exists`, {
@@ -547,13 +538,5 @@ export async function tombstone(ctx: AgentContext, entry: ResolvedEntry): Promis
     deleted: { at: now, by: ctx.session.user },
     time: now,
   };
-  await ctx.directory.call(
-    'PUT',
-    routes.entry.replace(':id', entry.body.id),
-    {
-      envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
-      expectedVersion: entry.body.version,
-    },
-    ctx.session,
-  );
+  await writeEntryVersion(ctx, body, entry.body.version);
 }

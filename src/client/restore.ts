@@ -16,8 +16,8 @@ import type { FileId } from '../interface/ids.js';
 import { type EntryName, parseEntryName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
 import { decryptName, encryptName, lookupTag } from '../crypto/names.js';
-import { fromBase64url, toBase64url } from '../wire/base64.js';
-import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import { fromBase64url } from '../wire/base64.js';
+import { decodeDirEntryUnverified, type DirEntryBody } from '../wire/dir-entry.js';
 import { purgeForGood } from './garbage.js';
 import { metaForCurrentKey } from './version-meta.js';
 import type { FileContext } from './files.js';
@@ -34,6 +34,7 @@ import {
   verifyEntry,
   walkOwnTree,
 } from './namespace.js';
+import { writeEntryVersion } from './entry-writes.js';
 
 type TrashAnswer = EntryResponse & { id: FileId };
 
@@ -220,15 +221,7 @@ async function writeRestoring(
     ...(await ownerAccess(ctx, entry, expanded, version)),
     ...changes,
   };
-  await ctx.directory.call(
-    'PUT',
-    routes.entry.replace(':id', entry.body.id),
-    {
-      envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
-      expectedVersion: entry.body.version,
-    },
-    ctx.session,
-  );
+  await writeEntryVersion(ctx, body, entry.body.version);
 }
 
 /** Writes the restoring version of a trashed entry (optionally under a new name or version). */

@@ -31,8 +31,8 @@ import type { UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { claimedSigner } from '../crypto/sign.js';
 import type { SecretBytes } from '../crypto/secret.js';
-import { fromBase64url, toBase64url } from '../wire/base64.js';
-import { decodeDirEntryUnverified, type DirEntryBody, signDirEntry } from '../wire/dir-entry.js';
+import { fromBase64url } from '../wire/base64.js';
+import { decodeDirEntryUnverified, type DirEntryBody } from '../wire/dir-entry.js';
 import { type EntryResponse, routes, type SharedEntriesResponse } from '../wire/directory-api.js';
 import { decodeEntryAclUnverified, openEntryAcl, signEntryAcl } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
@@ -40,6 +40,7 @@ import { unwrapEntryKey, wrapTo } from './entry-access.js';
 import { type AgentContext, verifyEntry } from './entry-verify.js';
 import { rekeyFile } from './rekey.js';
 import { resignOwnGroups } from './group-records.js';
+import { writeEntryVersion } from './entry-writes.js';
 
 /** What a revocation did. */
 export interface RevocationSummary {
@@ -132,15 +133,7 @@ function needsOwnRewrite(ctx: AgentContext, entry: Visited): boolean {
 
 async function put(ctx: AgentContext, before: Visited, body: DirEntryBody): Promise<boolean> {
   try {
-    await ctx.directory.call(
-      'PUT',
-      routes.entry.replace(':id', body.id),
-      {
-        envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
-        expectedVersion: before.body.version,
-      },
-      ctx.session,
-    );
+    await writeEntryVersion(ctx, body, before.body.version);
     return true;
   } catch (err) {
     if (err instanceof FsError && err.kind === 'conflict') return false;

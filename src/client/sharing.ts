@@ -23,9 +23,7 @@ import { type AclGrant, mergeGrants } from '../interface/grants.js';
 import { type Grantee, type GroupRef, groupNameOf, isGroupRef } from '../interface/groups.js';
 import type { UserName } from '../interface/names.js';
 import { formatPath, type PathName } from '../interface/paths.js';
-import { toBase64url } from '../wire/base64.js';
-import { type DirEntryBody, grantsOf, signDirEntry } from '../wire/dir-entry.js';
-import { routes } from '../wire/directory-api.js';
+import { type DirEntryBody, grantsOf } from '../wire/dir-entry.js';
 import { openEntryAcl, sameUsers } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
 import { encryptionKeysOf, expandGrants, ownerAccess, ownGrantsOf } from './entry-access.js';
@@ -39,6 +37,7 @@ import {
   sharedTops,
   walkTree,
 } from './namespace.js';
+import { writeEntryVersion } from './entry-writes.js';
 
 /** A user named in `unshare` who still has access through the owner's groups. */
 export interface StillThrough {
@@ -185,15 +184,7 @@ export async function applyGrants(
     prev: chainHash(entry.envelope),
     time: Date.now(),
   };
-  await ctx.directory.call(
-    'PUT',
-    routes.entry.replace(':id', entry.body.id),
-    {
-      envelope: toBase64url(signDirEntry(ctx.session.identity.signing, body)),
-      expectedVersion: entry.body.version,
-    },
-    ctx.session,
-  );
+  await writeEntryVersion(ctx, body, entry.body.version);
   return true;
 }
 

@@ -17,6 +17,7 @@ import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
 import { DirectoryClient } from '../client/directory-client.js';
 import { openKeyPinFile } from '../client/key-pins.js';
+import { openSeenVersions } from '../client/seen-versions.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import {
   type EntryResponse,
@@ -164,7 +165,16 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   // What this peer saw of users' key logs, for every session here and kept across restarts: a
   // directory that later swaps or rolls back a log is refused (key-pins.ts).
   const keyPins = openKeyPinFile(join(options.dataDir, 'key-pins.json'));
-  const directory = await DirectoryClient.connect(options.directory, { keyPins });
+  // The entry versions this peer's users saw, and the alerts this device raised on them: a
+  // directory that rolls an entry back or forks it is caught (seen-check.ts, head-gossip.ts).
+  const seenVersions = openSeenVersions(join(options.dataDir, 'seen.sqlite'));
+  const directory = await DirectoryClient.connect(options.directory, {
+    keyPins,
+    seenVersions,
+  }).catch((err: unknown) => {
+    seenVersions.close();
+    throw err;
+  });
   const store = await createDiskBlockStore({
     dir: join(options.dataDir, 'store'),
     capacity,
@@ -417,6 +427,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     await store.close();
     await refs.close();
     await directory.close();
+    seenVersions.close();
   };
   const portOf = (server: { address(): unknown }, fallback: number) => {
     const bound = server.address();
