@@ -116,9 +116,13 @@ export interface ApiAuditPage {
   scope: 'all' | 'own';
 }
 
-/** A security alert of the directory's monitor (docs/monitor.md). */
+/**
+ * A security alert (docs/monitor.md): raised by the directory's monitor, or by this device
+ * itself (`origin: 'device'`: a rolled-back or forked entry, with its `entry` and `evidence`).
+ */
 export interface ApiAlert {
   id: number;
+  origin: 'directory' | 'device';
   /** The user who must act, or null for admins only. */
   audience: string | null;
   admin: boolean;
@@ -132,12 +136,17 @@ export interface ApiAlert {
   count: number;
   /** When it was acknowledged, or null while unread. */
   ackedAt: number | null;
+  /** A device alert's entry id and what was seen. */
+  entry?: string;
+  evidence?: string;
 }
 
-/** The caller's alerts (every alert, for an admin), unread first. */
+/** The caller's alerts (every alert, for an admin), this device's first, unread first. */
 export interface ApiAlerts {
   alerts: ApiAlert[];
   scope: 'all' | 'own';
+  /** True when the directory did not answer: only this device's alerts are listed. */
+  directoryUnavailable?: boolean;
 }
 
 /** A peer as `peers` lists it. */
@@ -673,9 +682,12 @@ export class LocalApi {
     return this.#json('GET', '/v1/alerts');
   }
 
-  /** Acknowledges alert `id`, lifting the purge protection a burst alert holds. */
-  ackAlert(id: number): Promise<ApiAlert> {
-    return this.#json('POST', '/v1/alerts/ack', { id });
+  /**
+   * Acknowledges alert `id` (of the directory, or of this device), lifting the purge protection
+   * a burst alert holds.
+   */
+  ackAlert(id: number, origin: ApiAlert['origin'] = 'directory'): Promise<ApiAlert> {
+    return this.#json('POST', '/v1/alerts/ack', { id, origin });
   }
 
   /** Records of the directory's audit log about the logged-in user (all, for an admin). */

@@ -78,7 +78,7 @@ function checkedSet(directory: DirectoryClient): Set<string> {
  * must be signed by current keys.
  */
 async function verifyAlone(
-  ctx: AgentContext,
+  ctx: Pick<AgentContext, 'directory'>,
   envelope: Uint8Array,
   historic = false,
 ): Promise<VerifiedEntry & { ownerKey: Uint8Array }> {
@@ -108,6 +108,19 @@ async function verifyAlone(
     }
   }
   throw lastError;
+}
+
+/**
+ * Checks a version's signature and certificate on their own, against any key its signers ever
+ * had: for a version another peer shows as evidence (src/peer/head-gossip.ts), which may be
+ * old. Says nothing about where it belongs. @throws FsError `integrity`
+ */
+export async function verifySignedVersion(
+  directory: DirectoryClient,
+  envelope: Uint8Array,
+): Promise<{ body: DirEntryBody; writer: UserName }> {
+  const { body, writer } = await verifyAlone({ directory }, envelope, true);
+  return { body, writer };
 }
 
 /** A non-owner's version must follow a version that let them write, with the same ACL. */

@@ -244,6 +244,9 @@ export function openSeenVersions(path: string): SeenVersions {
   const unreadAlike = db.prepare<[string, string, string], AlertRow>(
     'SELECT * FROM device_alert WHERE user = ? AND rule = ? AND entry = ? AND acked_at IS NULL',
   );
+  const readAlike = db.prepare<[string, string, string, string], AlertRow>(
+    'SELECT * FROM device_alert WHERE user = ? AND rule = ? AND entry = ? AND evidence = ? AND acked_at IS NOT NULL LIMIT 1',
+  );
   const countUp = db.prepare(
     'UPDATE device_alert SET count = count + 1, last_at = MAX(last_at, ?), evidence = ? WHERE id = ?',
   );
@@ -283,6 +286,9 @@ export function openSeenVersions(path: string): SeenVersions {
       countUp.run(alert.at, alert.evidence, known.id);
       return alertOf(alertById.get(known.id)!);
     }
+    // The same evidence, already acknowledged (seen again after a restart, say): not news.
+    const read = readAlike.get(alert.user, alert.rule, alert.entry, alert.evidence);
+    if (read !== undefined) return alertOf(read);
     const id = Number(
       insertAlert.run(
         alert.user,

@@ -88,6 +88,18 @@ export interface BlockClient {
     capability: Uint8Array,
     options?: AbortOptions,
   ): Promise<Uint8Array>;
+  /**
+   * Posts a JSON body to another peer's peer-to-peer route `path` (gossip, head-gossip.ts) and
+   * returns its JSON answer, read up to `maxAnswerBytes`. No capability: these routes are for
+   * peers, authenticated by mutual TLS alone.
+   * @throws FsError as the peer answers; `integrity` for a malformed or oversized answer.
+   */
+  exchange(
+    peer: PeerAddress,
+    path: string,
+    body: unknown,
+    maxAnswerBytes: number,
+  ): Promise<unknown>;
   /** Closes every connection; idempotent. Later calls fail with `unavailable`. */
   close(): Promise<void>;
 }
@@ -201,7 +213,7 @@ export function createBlockClient(init: BlockClientInit): BlockClient {
     op: string,
     method: 'GET' | 'PUT' | 'HEAD' | 'POST',
     path: string,
-    capability: Uint8Array,
+    capability: Uint8Array | null,
     extra: { headers?: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal },
   ): Promise<Dispatcher.ResponseData> => {
     const url = originOf(peer.address, op) + path;
@@ -210,7 +222,10 @@ export function createBlockClient(init: BlockClientInit): BlockClient {
       return await httpRequest(url, {
         method,
         dispatcher,
-        headers: { ...extra.headers, [capabilityHeader]: toBase64url(capability) },
+        headers:
+          capability === null
+            ? { ...extra.headers }
+            : { ...extra.headers, [capabilityHeader]: toBase64url(capability) },
         body: extra.body ?? null,
         ...(extra.signal === undefined ? {} : { signal: extra.signal }),
       });
@@ -271,8 +286,12 @@ export function createBlockClient(init: BlockClientInit): BlockClient {
   };
 
   /** A JSON success body, bounded. */
-  const json = async (response: Dispatcher.ResponseData, op: string): Promise<unknown> => {
-    const body = await read(response, maxJsonBodyBytes, op);
+  const json = async (
+    response: Dispatcher.ResponseData,
+    op: string,
+    limit = maxJsonBodyBytes,
+  ): Promise<unknown> => {
+    const body = await read(response, limit, op);
     try {
       if (body === undefined) throw new Error('too large');
       return JSON.parse(body.toString('utf8')) as unknown;
@@ -380,6 +399,16 @@ export function createBlockClient(init: BlockClientInit): BlockClient {
           throw new FsError('integrity', 'the peer sent a malformed proof', { op });
         }
       });
+    },
+
+    async exchange(peer, path, body, maxAnswerBytes) {
+      const op = 'peer.exchange';
+      const response = await send(peer, op, 'POST', path, null, {
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify(body)),
+      });
+      if (response.statusCode !== 200) throw await failure(response, op);
+      return json(response, op, maxAnswerBytes);
     },
 
     async close() {

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { FsError } from '../interface/errors.js';
+import { FsError, isFsError } from '../interface/errors.js';
 import type { BlockStore } from '../interface/block-store.js';
 import { constantTimeEqual, utf8 } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
@@ -42,6 +42,7 @@ import { installErrorHandlers } from '../wire/http-errors.js';
 import type { RepairSummary } from './repair.js';
 import { type GarbageSummary, ownRetention, setOwnRetention } from '../client/garbage.js';
 import { ackAlert, listAlerts } from '../client/alerts.js';
+import type { DeviceAlert } from '../client/seen-versions.js';
 import { auditRecords } from '../client/audit.js';
 import { type RetentionResponse, routes, type SessionsResponse } from '../wire/directory-api.js';
 
@@ -102,8 +103,30 @@ const auditQuery = z.strictObject({
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
+/** A device alert as the local API shows it: shaped like the directory's, with its origin. */
+function deviceAlertAnswer(alert: DeviceAlert) {
+  return {
+    id: alert.id,
+    origin: 'device' as const,
+    audience: alert.user,
+    admin: false,
+    rule: alert.rule,
+    severity: alert.severity,
+    summary: alert.summary,
+    action: alert.action,
+    evidence: alert.evidence,
+    entry: alert.entry,
+    firstAt: alert.firstAt,
+    lastAt: alert.lastAt,
+    count: alert.count,
+    ackedAt: alert.ackedAt,
+  };
+}
+
 const alertAckBody = z.strictObject({
   id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  /** `device` for an alert this peer raised itself (seen-versions.ts). */
+  origin: z.enum(['directory', 'device']).optional(),
 });
 const readQuery = z.strictObject({
   path: z.string().min(1).max(4096),
@@ -651,13 +674,39 @@ export function buildLocalApi(deps: LocalApiDeps): FastifyInstance {
     });
   });
 
-  // The directory's security alerts for the user (all, for an admin), unread first.
-  app.get('/v1/alerts', async (request) => listAlerts(fileContext(request)));
+  // The user's security alerts: those this device raised itself (a rolled-back or forked
+  // entry: kept here, where the directory cannot delete them, and shown even when the
+  // directory does not answer), then the directory's (all, for an admin); unread first.
+  app.get('/v1/alerts', async (request) => {
+    const ctx = fileContext(request);
+    const device = deps.directory.seen.alerts(ctx.session.user).map(deviceAlertAnswer);
+    const unread = device.filter((a) => a.ackedAt === null);
+    const read = device.filter((a) => a.ackedAt !== null);
+    try {
+      const page = await listAlerts(ctx);
+      const tagged = page.alerts.map((a) => ({ ...a, origin: 'directory' as const }));
+      return {
+        ...page,
+        alerts: [
+          ...unread,
+          ...tagged.filter((a) => a.ackedAt === null),
+          ...read,
+          ...tagged.filter((a) => a.ackedAt !== null),
+        ],
+      };
+    } catch (err) {
+      if (!isFsError(err, 'unavailable')) throw err;
+      return { alerts: [...unread, ...read], scope: 'own', directoryUnavailable: true };
+    }
+  });
 
   app.post('/v1/alerts/ack', async (request) => {
     const ctx = fileContext(request);
-    const { id } = parse(alertAckBody, request.body);
-    return ackAlert(ctx, id);
+    const { id, origin } = parse(alertAckBody, request.body);
+    if (origin === 'device') {
+      return deviceAlertAnswer(deps.directory.seen.ack(ctx.session.user, id, Date.now()));
+    }
+    return { ...(await ackAlert(ctx, id)), origin: 'directory' };
   });
 
   app.get('/v1/retention', async (request) => {

@@ -3,7 +3,7 @@
  * (unread first, each with what to do and how to acknowledge it).
  */
 import { describe, expect, it } from 'vitest';
-import { alertsLines, unreadAlerts } from '../../src/cli/alerts-output.js';
+import { alertsLines, parseAlertName, unreadAlerts } from '../../src/cli/alerts-output.js';
 import type { CommandIo } from '../../src/cli/command.js';
 import type { ApiAlert } from '../../src/cli/local-api.js';
 import { main } from '../../src/cli/main.js';
@@ -16,6 +16,7 @@ function capture(): { io: CommandIo; out: string[]; err: string[] } {
 
 const alert = (id: number, fields: Partial<ApiAlert> = {}): ApiAlert => ({
   id,
+  origin: 'directory',
   audience: 'alice',
   admin: true,
   rule: 'deletion-burst',
@@ -60,5 +61,26 @@ describe('peervault alerts', () => {
     expect(lines.filter((l) => l.startsWith('    then:'))).toHaveLength(1);
     expect(unreadAlerts(page)).toBe(1);
     expect(alertsLines({ alerts: [], scope: 'own' }, 'x')).toEqual(['no alerts']);
+  });
+
+  it("names this device's alerts D1, shows what it saw, and lists them when the directory is down", () => {
+    const device = alert(1, {
+      origin: 'device',
+      rule: 'entry-rollback',
+      entry: 'abc',
+      evidence: 'directory 2, seen 3 by alice at 2025-01-31T14:05:09.000Z',
+    });
+    const lines = alertsLines(
+      { alerts: [device], scope: 'own', directoryUnavailable: true },
+      'peervault alerts ack',
+    );
+    expect(lines[0]).toMatch(/directory did not answer/);
+    expect(lines[2]).toMatch(/^#D1 UNREAD critical entry-rollback \[this device\]: /);
+    expect(lines).toContain('    seen: directory 2, seen 3 by alice at 2025-01-31T14:05:09.000Z');
+    expect(lines).toContain('    then: peervault alerts ack D1');
+    expect(parseAlertName('D7')).toEqual({ id: 7, origin: 'device' });
+    expect(parseAlertName('#7')).toEqual({ id: 7, origin: 'directory' });
+    expect(parseAlertName('D0')).toBeUndefined();
+    expect(parseAlertName('7x')).toBeUndefined();
   });
 });

@@ -10,13 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileContext, readFile, writeFile } from '../../src/client/files.js';
 import { resolve, verifyEntry } from '../../src/client/namespace.js';
 import { parseGrantWords } from '../../src/interface/grants.js';
+import { parseUserName } from '../../src/interface/names.js';
 import { parsePath } from '../../src/interface/paths.js';
 import { type EntryResponse, routes } from '../../src/wire/directory-api.js';
 import { type Agents, bytesOf, startAgents, textOf } from '../helpers/agents.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 
-const p = (text: string) => parsePath(text);
+const p = (text: string) => parsePath(text, parseUserName('alice'));
 
 describe('rollback and fork detection on the device', () => {
   let agents: Agents<'alice' | 'bob'>;

@@ -4,7 +4,7 @@
  * alert keeps the deleted files from purge until then).
  */
 import { FsError } from '../../interface/errors.js';
-import { alertLines, alertsLines } from '../alerts-output.js';
+import { alertLines, alertsLines, parseAlertName } from '../alerts-output.js';
 import type { Command } from '../command.js';
 import { commandHelp, oneShot } from '../session-options.js';
 
@@ -33,12 +33,14 @@ const run = oneShot('alerts', {}, async (ctx) => {
   if (verb !== 'ack' || word === undefined || rest.length > 0) {
     throw new FsError('invalid', `usage: ${usage}`, { op: ctx.op });
   }
-  const id = Number(word);
-  if (!/^[1-9]\d*$/.test(word) || !Number.isSafeInteger(id)) {
-    throw new FsError('invalid', `ID is an alert number, not "${word}"`, { op: ctx.op });
+  const name = parseAlertName(word);
+  if (name === undefined) {
+    throw new FsError('invalid', `ID is an alert number such as 3 or D3, not "${word}"`, {
+      op: ctx.op,
+    });
   }
   const { api } = await ctx.session();
-  const alert = await api.ackAlert(id);
+  const alert = await api.ackAlert(name.id, name.origin);
   ctx.print(alert, alertLines(alert, 'peervault alerts ack'));
   return 0;
 });

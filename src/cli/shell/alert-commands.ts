@@ -3,7 +3,7 @@
  * user (every alert, for an admin), unread first, each with what to do.
  */
 import { FsError } from '../../interface/errors.js';
-import { alertLines, alertsLines } from '../alerts-output.js';
+import { alertLines, alertsLines, parseAlertName } from '../alerts-output.js';
 import { type ShellCommand, usageError } from './context.js';
 
 const alerts: ShellCommand = {
@@ -23,11 +23,14 @@ const alerts: ShellCommand = {
     }
     const [verb, word] = args;
     if (verb !== 'ack' || word === undefined || args.length > 2) throw usageError(this.usage);
-    const id = Number(word);
-    if (!/^[1-9]\d*$/.test(word) || !Number.isSafeInteger(id)) {
-      throw new FsError('invalid', `ID is an alert number, not "${word}"`, { op: 'alerts' });
+    const name = parseAlertName(word);
+    if (name === undefined) {
+      throw new FsError('invalid', `ID is an alert number such as 3 or D3, not "${word}"`, {
+        op: 'alerts',
+      });
     }
-    for (const line of alertLines(await ctx.api.ackAlert(id), 'alerts ack')) ctx.out(line);
+    for (const line of alertLines(await ctx.api.ackAlert(name.id, name.origin), 'alerts ack'))
+      ctx.out(line);
   },
 };
 

@@ -1,0 +1,117 @@
+/**
+ * A forked directory, caught by gossip between peers (src/peer/head-gossip.ts), with real
+ * processes: a directory and two peers, alice's agent on one and bob's on the other. The
+ * directory's database is edited to roll alice's file back below the version her peer saw,
+ * and bob (who never saw that version) writes another one under the same number: each device
+ * alone sees a consistent history, but when the peers gossip, both learn the truth and raise
+ * an `entry-fork` alert for their user (`alerts` lists it as this device's). The quiet half:
+ * honest gossip, with both users reading and writing, raises nothing.
+ */
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiAlert, LocalApi } from '../../src/cli/local-api.js';
+import { goodPassword } from '../helpers/directory.js';
+import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('peers gossiping what they saw catch a forked directory', () => {
+  let net: ProcessNetwork;
+  let alice: LocalApi;
+  let bob: LocalApi;
+
+  beforeAll(async () => {
+    net = await startProcessNetwork({
+      peers: 2,
+      replicas: 2,
+      peerArgs: ['--gossip-interval', '200ms'],
+    });
+    await net.register('alice', goodPassword('alice'));
+    await net.register('bob', goodPassword('bob'));
+    const api = (i: number) =>
+      new LocalApi({ url: net.peers[i]!.proc.ready.api, token: net.peers[i]!.token });
+    alice = api(0);
+    bob = api(1);
+    await alice.login('alice', goodPassword('alice'));
+    await bob.login('bob', goodPassword('bob'));
+  }, 60_000);
+  afterAll(async () => net?.close());
+
+  const deviceAlerts = async (api: LocalApi): Promise<ApiAlert[]> =>
+    (await api.alerts()).alerts.filter((a) => a.origin === 'device');
+
+  it('raises nothing while the directory is honest', async () => {
+    await alice.writeFile('/alice/notes.txt', Buffer.from('n1'), 'create', [
+      { user: 'bob', right: 'w' },
+    ]);
+    expect(await bob.readText('/alice/notes.txt')).toBe('n1');
+    await bob.writeFile('/alice/notes.txt', Buffer.from('n2'));
+    expect(await alice.readText('/alice/notes.txt')).toBe('n2');
+    await sleep(1_000); // several gossip rounds
+    expect(await deviceAlerts(alice)).toEqual([]);
+    expect(await deviceAlerts(bob)).toEqual([]);
+  });
+
+  it('shows both users a fork when each was shown its own version 3', async () => {
+    const path = '/alice/plan.txt';
+    await alice.writeFile(path, Buffer.from('plan 1'), 'create', [{ user: 'bob', right: 'w' }]);
+    await alice.writeFile(path, Buffer.from('plan 2'));
+    expect(await bob.readText(path)).toBe('plan 2'); // bob's peer saw version 2
+    await alice.writeFile(path, Buffer.from('plan 3 by alice')); // alice's saw version 3
+
+    // The directory forgets alice's version 3, as an intruder with its database would.
+    const db = new Database(join(dirname(net.peers[0]!.data), 'directory', 'directory.db'));
+    try {
+      const { id } = db
+        .prepare<[string], { id: string }>('SELECT id FROM entries WHERE version = 3 AND kind = ?')
+        .get('file')!;
+      const v2 = db
+        .prepare<[string], { envelope: Buffer; writer: string }>(
+          'SELECT envelope, writer FROM entry_versions WHERE id = ? AND version = 2',
+        )
+        .get(id)!;
+      db.prepare('UPDATE entries SET envelope = ?, version = 2, writer = ? WHERE id = ?').run(
+        v2.envelope,
+        v2.writer,
+        id,
+      );
+      db.prepare('DELETE FROM entry_versions WHERE id = ? AND version = 3').run(id);
+    } finally {
+      db.close();
+    }
+    // bob, shown version 2, writes his own version 3; nothing is amiss from where he stands.
+    await bob.writeFile(path, Buffer.from('plan 3 by bob'));
+    expect(await bob.readText(path)).toBe('plan 3 by bob');
+
+    // Gossip: both peers hold two validly signed versions 3 and tell their users.
+    let aliceSaw: ApiAlert[] = [];
+    let bobSaw: ApiAlert[] = [];
+    for (let i = 0; i < 50 && (aliceSaw.length === 0 || bobSaw.length === 0); i++) {
+      await sleep(200);
+      aliceSaw = await deviceAlerts(alice);
+      bobSaw = await deviceAlerts(bob);
+    }
+    for (const [saw, user] of [
+      [aliceSaw, 'alice'],
+      [bobSaw, 'bob'],
+    ] as const) {
+      expect(saw).toHaveLength(1);
+      expect(saw[0]).toMatchObject({
+        origin: 'device',
+        rule: 'entry-fork',
+        audience: user,
+        severity: 'critical',
+        ackedAt: null,
+      });
+      expect(saw[0]!.evidence).toMatch(/^version 3: this device [0-9a-f]{16}, peer /);
+    }
+    // alice's own peer refuses the forked file outright.
+    await expect(alice.readText(path)).rejects.toMatchObject({ kind: 'integrity' });
+    // Acknowledged, it stays read: later gossip rounds do not raise it again.
+    const acked = await alice.ackAlert(aliceSaw[0]!.id, 'device');
+    expect(acked.ackedAt).not.toBeNull();
+    await sleep(600);
+    expect((await deviceAlerts(alice)).filter((a) => a.ackedAt === null)).toEqual([]);
+  });
+});

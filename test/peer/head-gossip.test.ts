@@ -1,0 +1,192 @@
+/**
+ * The gossip routes from the attacker's side (src/peer/head-gossip.ts), over real mutual TLS
+ * with entries signed by real users at a real directory: only registered peers may call;
+ * heads of entries this peer never saw are ignored (nothing is stored); a "fork" whose evidence
+ * does not verify raises nothing; a genuine second version under a number this peer kept
+ * raises one `entry-fork` alert for the user who saw it, and the evidence goes both ways.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFile } from '../../src/client/files.js';
+import { resolve } from '../../src/client/namespace.js';
+import { openSeenVersions, type SeenVersions } from '../../src/client/seen-versions.js';
+import { SigningKeyPair } from '../../src/crypto/keys.js';
+import { parseFileId } from '../../src/interface/ids.js';
+import { parseUserName } from '../../src/interface/names.js';
+import { parsePath } from '../../src/interface/paths.js';
+import {
+  type BlockClient,
+  createBlockClient,
+  type PeerAddress,
+} from '../../src/peer/block-client.js';
+import { buildBlockServer } from '../../src/peer/block-routes.js';
+import { createMemoryBlockStore } from '../../src/peer/blockstore/memory-store.js';
+import { gossipRoutes, registerGossipRoutes } from '../../src/peer/head-gossip.js';
+import { toBase64url } from '../../src/wire/base64.js';
+import { decodeDirEntryUnverified, signDirEntry } from '../../src/wire/dir-entry.js';
+import { chainHash } from '../../src/wire/key-log.js';
+import { createSelfSignedCertificate } from '../../src/wire/tls-certificate.js';
+import { type Agents, bytesOf, startAgents } from '../helpers/agents.js';
+import { expectKindAsync } from '../helpers/expect-error.js';
+
+const tlsOf = (key: SigningKeyPair) => createSelfSignedCertificate(key, { commonName: 'peer' });
+
+describe('gossip routes', () => {
+  let agents: Agents<'alice'>;
+  let app: FastifyInstance;
+  let seen: SeenVersions;
+  let server: PeerAddress;
+  let friend: BlockClient;
+  let stranger: BlockClient;
+  let envelope: Uint8Array;
+  const events: Record<string, unknown>[] = [];
+  const bob = parseUserName('bob');
+
+  beforeAll(async () => {
+    agents = await startAgents(['alice'], { peers: 1, replicas: 1 });
+    const { alice } = agents.ctx;
+    const path = parsePath('/alice/g.txt', alice.session.user);
+    await writeFile(alice, path, bytesOf('gossip'), { mode: 'create' });
+    envelope = (await resolve(alice, path)).envelope;
+
+    const serverKey = SigningKeyPair.generate();
+    const friendKey = SigningKeyPair.generate();
+    seen = openSeenVersions(':memory:');
+    // bob's device (this peer) saw version 1 of alice's file.
+    const body = decodeDirEntryUnverified(envelope);
+    seen.record([
+      { entry: body.id, version: 1, hash: chainHash(envelope), envelope, user: bob, at: 1 },
+    ]);
+    const peerAllowed = (key: Uint8Array) =>
+      Promise.resolve(Buffer.from(key).equals(Buffer.from(friendKey.publicKey)));
+    app = buildBlockServer({
+      identity: tlsOf(serverKey),
+      store: createMemoryBlockStore({ capacity: 1024 * 1024 }),
+      self: serverKey.publicKey,
+      issuerKey: () => Promise.reject(new Error('unused')),
+      peerAllowed,
+      onRefusal: () => undefined,
+      now: () => Date.now(),
+    });
+    registerGossipRoutes(app, {
+      seen,
+      directory: agents.client,
+      self: serverKey.publicKey,
+      peerAllowed,
+      log: (event) => events.push(event),
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    server = {
+      address: `127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+      key: serverKey.publicKey,
+    };
+    friend = createBlockClient({ identity: tlsOf(friendKey) });
+    stranger = createBlockClient({ identity: tlsOf(SigningKeyPair.generate()) });
+  });
+  afterAll(async () => {
+    await friend.close();
+    await stranger.close();
+    await app.close();
+    seen.close();
+    await agents.close();
+  });
+
+  const heads = (entry: string, version: number, hash: Uint8Array) => ({
+    v: 1,
+    heads: [{ entry, version, hash: toBase64url(hash) }],
+  });
+
+  it('answers only live registered peers', async () => {
+    const body = decodeDirEntryUnverified(envelope);
+    await expectKindAsync(
+      'permission',
+      stranger.exchange(server, gossipRoutes.heads, heads(body.id, 1, new Uint8Array(32)), 4096),
+    );
+    await expectKindAsync(
+      'permission',
+      stranger.exchange(
+        server,
+        gossipRoutes.compare,
+        { v: 1, envelope: toBase64url(envelope) },
+        4096,
+      ),
+    );
+  });
+
+  it('ignores versions it never saw, and stores nothing of them', async () => {
+    const unknown = parseFileId('A'.repeat(22));
+    const answer = await friend.exchange(
+      server,
+      gossipRoutes.heads,
+      heads(unknown, 7, new Uint8Array(32).fill(1)),
+      4096,
+    );
+    expect(answer).toEqual({ differ: [] });
+    expect(seen.latest(unknown)).toBeUndefined();
+    const body = decodeDirEntryUnverified(envelope);
+    // The same version: nothing differs.
+    expect(
+      await friend.exchange(
+        server,
+        gossipRoutes.heads,
+        heads(body.id, 1, chainHash(envelope)),
+        4096,
+      ),
+    ).toEqual({ differ: [] });
+    // A newer version claimed by a peer is not news either (and plants nothing).
+    expect(
+      await friend.exchange(
+        server,
+        gossipRoutes.heads,
+        heads(body.id, 5, new Uint8Array(32)),
+        4096,
+      ),
+    ).toEqual({ differ: [] });
+    expect(seen.latest(body.id)!.version).toBe(1);
+    await expectKindAsync(
+      'invalid',
+      friend.exchange(server, gossipRoutes.heads, { v: 2, heads: [] }, 4096),
+    );
+  });
+
+  it('raises nothing for a claimed fork whose evidence does not verify', async () => {
+    const body = decodeDirEntryUnverified(envelope);
+    const stranger = SigningKeyPair.generate();
+    const forged = signDirEntry(stranger, { ...body, time: body.time + 1 });
+    expect(
+      await friend.exchange(server, gossipRoutes.heads, heads(body.id, 1, chainHash(forged)), 4096),
+    ).toEqual({ differ: [{ entry: body.id, version: 1 }] });
+    const answer = await friend.exchange(
+      server,
+      gossipRoutes.compare,
+      { v: 1, envelope: toBase64url(forged) },
+      1 << 20,
+    );
+    expect(answer).toEqual({ envelope: null });
+    expect(seen.alerts(bob)).toEqual([]);
+    expect(events.some((e) => e.event === 'gossip.bad-evidence')).toBe(true);
+  });
+
+  it('raises one entry-fork alert for a second validly signed version, and shows its own', async () => {
+    const body = decodeDirEntryUnverified(envelope);
+    // What a directory that showed another reader another version 1 would have had signed.
+    const other = signDirEntry(agents.ctx.alice.session.identity.signing, {
+      ...body,
+      time: body.time + 1,
+    });
+    for (let i = 0; i < 2; i++) {
+      const answer = (await friend.exchange(
+        server,
+        gossipRoutes.compare,
+        { v: 1, envelope: toBase64url(other) },
+        1 << 20,
+      )) as { envelope: string };
+      expect(answer.envelope).toBe(toBase64url(envelope));
+    }
+    const alerts = seen.alerts(bob);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ rule: 'entry-fork', entry: body.id, count: 2 });
+    expect(alerts[0]!.evidence).toMatch(/^version 1: this device [0-9a-f]{16}, peer /);
+  });
+});
