@@ -44,7 +44,7 @@ export function auditPageLines(page: ApiAuditPage, limit: number, more: string):
 export function auditVerificationLines(result: AuditVerification): string[] {
   const counts = `${result.records} records, ${result.validCheckpoints} of ${result.checkpoints} checkpoints valid${
     result.lastCheckpoint > 0 ? ` (last at ${result.lastCheckpoint})` : ''
-  }`;
+  }${result.witnesses === undefined ? '' : `, ${result.witnesses} witnessed checkpoints compared`}`;
   const unsigned =
     result.unsigned > 0
       ? [

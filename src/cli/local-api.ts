@@ -118,7 +118,8 @@ export interface ApiAuditPage {
 
 /**
  * A security alert (docs/monitor.md): raised by the directory's monitor, or by this device
- * itself (`origin: 'device'`: a rolled-back or forked entry, with its `entry` and `evidence`).
+ * itself (`origin: 'device'`: a rolled-back or forked entry or key log, with its `subject` and
+ * `evidence`).
  */
 export interface ApiAlert {
   id: number;
@@ -136,8 +137,8 @@ export interface ApiAlert {
   count: number;
   /** When it was acknowledged, or null while unread. */
   ackedAt: number | null;
-  /** A device alert's entry id and what was seen. */
-  entry?: string;
+  /** A device alert's subject (an entry id, or `key-log:USER`) and what was seen. */
+  subject?: string;
   evidence?: string;
 }
 

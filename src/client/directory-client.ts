@@ -131,6 +131,22 @@ export class DirectoryClient {
 
   /** The entry versions this device saw, and its own alerts (seen-versions.ts). */
   readonly seen: SeenVersions;
+
+  /** The newest log of each user that passed the pin check here (memory only). */
+  readonly #verifiedLogs = new Map<UserName, Uint8Array[]>();
+
+  /**
+   * The events of the newest log of `user` this client verified and accepted, if any: this
+   * device's view even once the directory shows it another (src/peer/head-gossip.ts).
+   */
+  lastVerifiedKeyLog(user: UserName): Uint8Array[] | undefined {
+    return this.#verifiedLogs.get(user);
+  }
+
+  /** What this device remembers of users' key logs (key-pins.ts). */
+  get keyPins(): KeyPins {
+    return this.#pins;
+  }
   readonly #ownsSeen: boolean;
 
   /**
@@ -469,7 +485,22 @@ export class DirectoryClient {
     return state;
   }
 
+  /**
+   * `user`'s key log fetched now, verified and checked against this device's pin (which it
+   * advances), with its envelopes: what a peer shows another when their pins disagree
+   * (src/peer/head-gossip.ts). @throws FsError as {@link keyLog}
+   */
+  async keyLogWithEvents(name: string): Promise<{ state: KeyLogState; envelopes: Uint8Array[] }> {
+    return this.#fetchKeyLogEvents(parseUserName(name));
+  }
+
   async #fetchKeyLog(user: UserName): Promise<KeyLogState> {
+    return (await this.#fetchKeyLogEvents(user)).state;
+  }
+
+  async #fetchKeyLogEvents(
+    user: UserName,
+  ): Promise<{ state: KeyLogState; envelopes: Uint8Array[] }> {
     for (let attempt = 1; ; attempt++) {
       const { entries } = await this.call<{ entries: string[] }>(
         'GET',
@@ -481,7 +512,9 @@ export class DirectoryClient {
       // flight, or another client sharing the pins): ask once more before calling it a rollback.
       if (attempt === 1 && isBehindPin(this.#pins, state)) continue;
       checkKeyLogPin(this.#pins, state, envelopes);
-      return state;
+      if (this.#verifiedLogs.size >= 10_000) this.#verifiedLogs.clear();
+      this.#verifiedLogs.set(user, envelopes);
+      return { state, envelopes };
     }
   }
 

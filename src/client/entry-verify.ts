@@ -25,7 +25,7 @@ import { decodeDirEntryUnverified, type DirEntryBody, openDirEntry } from '../wi
 import { type EntryResponse, routes } from '../wire/directory-api.js';
 import { checkEntryAuthority, checkWriterFollows, isInheritedAcl } from '../wire/entry-acl.js';
 import { chainHash } from '../wire/key-log.js';
-import { checkSeen, fetchEntryVersion } from './seen-check.js';
+import { checkSeen, fetchEntryVersion, noteForged } from './seen-check.js';
 import type { DirectoryClient, DirectorySession } from './directory-client.js';
 
 /** What a verb needs: the directory and the logged-in user. */
@@ -200,7 +200,14 @@ export async function verifyEntry(
   answer: EntryResponse,
   expect: EntryExpectation,
 ): Promise<VerifiedEntry> {
-  const verified = await verifyAnswer(ctx, answer, expect);
+  let verified: VerifiedEntry;
+  try {
+    verified = await verifyAnswer(ctx, answer, expect);
+  } catch (err) {
+    // A version the owner's rules do not allow: the user and the directory's monitor are told.
+    noteForged(ctx, answer.envelope, err);
+    throw err;
+  }
   if (expect.historic === true) return verified;
   // Not older than, nor a fork of, what this device saw before (seen-check.ts).
   return checkSeen(ctx, verified, async () => {

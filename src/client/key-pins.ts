@@ -53,6 +53,8 @@ export interface KeyPins {
    * @throws FsError `unavailable` when it cannot be saved (the pin is then unchanged).
    */
   set(user: UserName, pin: KeyPin): void;
+  /** Every pin, users in name order (what peers gossip, src/peer/head-gossip.ts). */
+  all(): [UserName, KeyPin][];
 }
 
 const copyPin = (pin: KeyPin): KeyPin => ({
@@ -60,6 +62,10 @@ const copyPin = (pin: KeyPin): KeyPin => ({
   head: Uint8Array.from(pin.head),
   ...(pin.fingerprint === undefined ? {} : { fingerprint: pin.fingerprint }),
 });
+
+function sortedPins(pins: ReadonlyMap<UserName, KeyPin>): [UserName, KeyPin][] {
+  return [...pins.keys()].sort().map((user) => [user, copyPin(pins.get(user)!)]);
+}
 
 /** A store that remembers for as long as it lives: for tests, tools and one-off clients. */
 export function createMemoryKeyPins(): KeyPins {
@@ -70,6 +76,7 @@ export function createMemoryKeyPins(): KeyPins {
       return pin === undefined ? undefined : copyPin(pin);
     },
     set: (user, pin) => void pins.set(user, copyPin(pin)),
+    all: () => sortedPins(pins),
   };
 }
 
@@ -177,6 +184,7 @@ export function openKeyPinFile(path: string): KeyPins {
       }
       pins.set(user, copyPin(pin));
     },
+    all: () => sortedPins(pins),
   };
 }
 

@@ -24,8 +24,8 @@ import { decodeDirEntryUnverified } from '../wire/dir-entry.js';
 import { type EntryVersionResponse, routes } from '../wire/directory-api.js';
 import { chainHash } from '../wire/key-log.js';
 import type { AgentContext, VerifiedEntry } from './entry-verify.js';
-// WIP-INTEGRATE import { reportEntryIntegrity } from './integrity-report.js';
-import type { DeviceAlertRule, SeenVersion } from './seen-versions.js';
+import { reportEntryIntegrity } from './integrity-report.js';
+import type { SeenVersion } from './seen-versions.js';
 
 /** Most versions fetched to follow a newer version back to the one seen. */
 export const maxWalk = 32;
@@ -48,22 +48,34 @@ export async function fetchEntryVersion(
 const short = (hash: Uint8Array) => Buffer.from(hash.subarray(0, 8)).toString('hex');
 const when = (at: number) => new Date(at).toISOString();
 
+const reportKinds = {
+  'entry-rollback': 'rollback',
+  'entry-fork': 'fork',
+  'entry-forged': 'forged',
+} as const;
+
+const summaries = {
+  'entry-rollback': (entry: FileId) =>
+    `the directory rolled back entry ${entry} below a version this device saw`,
+  'entry-fork': (entry: FileId) =>
+    `the directory showed this device a history of entry ${entry} that differs from what it showed before`,
+  'entry-forged': (entry: FileId) =>
+    `the directory handed out a version of entry ${entry} that its owner's rules do not allow (forged, or wrongly signed)`,
+} as const;
+
 /** Records the alert, tells the directory, and returns the error to throw. */
 function caught(
   ctx: AgentContext,
   entry: FileId,
-  rule: DeviceAlertRule,
+  rule: 'entry-rollback' | 'entry-fork' | 'entry-forged',
   message: string,
   evidence: string,
 ): FsError {
-  const summary =
-    rule === 'entry-rollback'
-      ? `the directory rolled back entry ${entry} below a version this device saw`
-      : `the directory showed this device a history of entry ${entry} that differs from what it showed before`;
+  const summary = summaries[rule](entry);
   ctx.directory.seen.raise({
     user: ctx.session.user,
     rule,
-    entry,
+    subject: entry,
     severity: 'critical',
     summary,
     action:
@@ -71,8 +83,28 @@ function caught(
     evidence,
     at: Date.now(),
   });
-  // WIP-INTEGRATE void reportEntryIntegrity(ctx, entry, rule === 'entry-rollback' ? 'rollback' : 'fork', evidence);
+  void reportEntryIntegrity(ctx, entry, reportKinds[rule], evidence);
   return new FsError('integrity', message, { op: 'entry.verify' });
+}
+
+/** Integrity errors already turned into an alert (a folder's, seen again by its child). */
+const noted = new WeakSet<object>();
+
+/**
+ * Turns an `integrity` failure of verifying a version of `envelope`'s entry into a device
+ * alert and a report to the directory (a forged or wrongly signed version), once per error.
+ * Anything that is not such a failure, or names no entry, is left alone.
+ */
+export function noteForged(ctx: AgentContext, envelope: string, error: unknown): void {
+  if (!(error instanceof FsError) || error.kind !== 'integrity' || noted.has(error)) return;
+  noted.add(error);
+  let entry: FileId;
+  try {
+    entry = decodeDirEntryUnverified(fromBase64url(envelope, 'envelope')).id;
+  } catch {
+    return; // not even an entry: nothing to name
+  }
+  caught(ctx, entry, 'entry-forged', error.message, error.message.slice(0, 200));
 }
 
 /**

@@ -19,6 +19,7 @@
  */
 import SqliteDatabase from 'better-sqlite3';
 import { FsError } from '../interface/errors.js';
+import { constantTimeEqual } from '../crypto/bytes.js';
 import { type FileId, parseFileId } from '../interface/ids.js';
 import { parseUserName, type UserName } from '../interface/names.js';
 
@@ -47,14 +48,16 @@ export interface VersionHead {
 }
 
 /** What a device's own alert is about (docs/monitor.md, "Alerts a device raises"). */
-export type DeviceAlertRule = 'entry-rollback' | 'entry-fork';
+export type DeviceAlertRule =
+  'entry-rollback' | 'entry-fork' | 'entry-forged' | 'key-log-fork' | 'audit-log-rewritten';
 
 /** An alert this device raised on its own evidence. */
 export interface DeviceAlert {
   id: number;
   user: UserName;
   rule: DeviceAlertRule;
-  entry: FileId;
+  /** What it is about: an entry id, or `key-log:USER` for a user's key log. */
+  subject: string;
   severity: 'critical';
   summary: string;
   action: string;
@@ -66,13 +69,23 @@ export interface DeviceAlert {
   ackedAt: number | null;
 }
 
-/** A new device alert: raised, or counted up when an unread one has the same user, rule and entry. */
+/** A new device alert: raised, or counted up when an unread one has the same user, rule and subject. */
 export type NewDeviceAlert = Omit<
   DeviceAlert,
   'id' | 'firstAt' | 'lastAt' | 'count' | 'ackedAt'
 > & {
   at: number;
 };
+
+/** A signed checkpoint of the directory's audit log, kept as a witness (head-gossip.ts). */
+export interface WitnessedCheckpoint {
+  seq: number;
+  hash: Uint8Array;
+  /** The `audit-checkpoint/v1` envelope, signed by the directory. */
+  envelope: Uint8Array;
+  /** When this device first held it. */
+  at: number;
+}
 
 /** The device's store (module comment). */
 export interface SeenVersions {
@@ -89,6 +102,18 @@ export interface SeenVersions {
   since(cursor: number, limit: number): { heads: VersionHead[]; cursor: number };
   /** Every user of this device who saw any kept version of `entry`. */
   usersOf(entry: FileId): UserName[];
+  /** Every user of this device who saw any kept version of any entry. */
+  users(): UserName[];
+  /**
+   * Keeps a checkpoint (verified by the caller). Returns the one already kept under its `seq`
+   * when that one differs (the directory signed two heads for one record: a rewritten log), else
+   * undefined.
+   */
+  witness(checkpoint: WitnessedCheckpoint): WitnessedCheckpoint | undefined;
+  /** The checkpoints kept, oldest first (at most `limit`, after `seq` `after`). */
+  witnessed(after: number, limit: number): WitnessedCheckpoint[];
+  /** The newest checkpoint kept. */
+  latestWitnessed(): WitnessedCheckpoint | undefined;
   /** Raises (or counts up) a device alert; returns it. */
   raise(alert: NewDeviceAlert): DeviceAlert;
   /** `user`'s device alerts, unread first, then newest first. */
@@ -108,11 +133,25 @@ interface VersionRow {
   at: number;
 }
 
+interface CheckpointRow {
+  seq: number;
+  hash: Buffer;
+  envelope: Buffer;
+  at: number;
+}
+
+const checkpointOf = (row: CheckpointRow): WitnessedCheckpoint => ({
+  seq: row.seq,
+  hash: new Uint8Array(row.hash),
+  envelope: new Uint8Array(row.envelope),
+  at: row.at,
+});
+
 interface AlertRow {
   id: number;
   user: string;
   rule: string;
-  entry: string;
+  subject: string;
   severity: string;
   summary: string;
   action: string;
@@ -138,7 +177,7 @@ CREATE TABLE IF NOT EXISTS device_alert (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   user TEXT NOT NULL,
   rule TEXT NOT NULL,
-  entry TEXT NOT NULL,
+  subject TEXT NOT NULL,
   severity TEXT NOT NULL,
   summary TEXT NOT NULL,
   action TEXT NOT NULL,
@@ -149,6 +188,12 @@ CREATE TABLE IF NOT EXISTS device_alert (
   acked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS device_alert_user ON device_alert (user, acked_at);
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+  seq INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL,
+  envelope BLOB NOT NULL,
+  at INTEGER NOT NULL
+);
 `;
 
 /** Format of the file, in SQLite's user_version: a newer file is refused, not misread. */
@@ -170,7 +215,7 @@ function alertOf(row: AlertRow): DeviceAlert {
     id: row.id,
     user: parseUserName(row.user),
     rule: row.rule as DeviceAlertRule,
-    entry: parseFileId(row.entry),
+    subject: row.subject,
     severity: 'critical',
     summary: row.summary,
     action: row.action,
@@ -238,23 +283,38 @@ export function openSeenVersions(path: string): SeenVersions {
     [number, number],
     Pick<VersionRow, 'seq' | 'entry' | 'version' | 'hash'>
   >('SELECT seq, entry, version, hash FROM seen_version WHERE seq > ? ORDER BY seq LIMIT ?');
+  const allUsers = db.prepare<[], { user: string }>(
+    'SELECT DISTINCT user FROM seen_version ORDER BY user',
+  );
   const users = db.prepare<[string], { user: string }>(
     'SELECT DISTINCT user FROM seen_version WHERE entry = ? ORDER BY user',
   );
   const unreadAlike = db.prepare<[string, string, string], AlertRow>(
-    'SELECT * FROM device_alert WHERE user = ? AND rule = ? AND entry = ? AND acked_at IS NULL',
+    'SELECT * FROM device_alert WHERE user = ? AND rule = ? AND subject = ? AND acked_at IS NULL',
   );
   const readAlike = db.prepare<[string, string, string, string], AlertRow>(
-    'SELECT * FROM device_alert WHERE user = ? AND rule = ? AND entry = ? AND evidence = ? AND acked_at IS NOT NULL LIMIT 1',
+    'SELECT * FROM device_alert WHERE user = ? AND rule = ? AND subject = ? AND evidence = ? AND acked_at IS NOT NULL LIMIT 1',
   );
   const countUp = db.prepare(
     'UPDATE device_alert SET count = count + 1, last_at = MAX(last_at, ?), evidence = ? WHERE id = ?',
   );
   const insertAlert = db.prepare(
-    `INSERT INTO device_alert (user, rule, entry, severity, summary, action, evidence, first_at, last_at, count)
+    `INSERT INTO device_alert (user, rule, subject, severity, summary, action, evidence, first_at, last_at, count)
      VALUES (?, ?, ?, 'critical', ?, ?, ?, ?, ?, 1)`,
   );
   const alertById = db.prepare<[number], AlertRow>('SELECT * FROM device_alert WHERE id = ?');
+  const checkpointAt = db.prepare<[number], CheckpointRow>(
+    'SELECT * FROM audit_checkpoint WHERE seq = ?',
+  );
+  const insertCheckpoint = db.prepare(
+    'INSERT OR IGNORE INTO audit_checkpoint (seq, hash, envelope, at) VALUES (?, ?, ?, ?)',
+  );
+  const checkpointsAfter = db.prepare<[number, number], CheckpointRow>(
+    'SELECT * FROM audit_checkpoint WHERE seq > ? ORDER BY seq LIMIT ?',
+  );
+  const newestCheckpoint = db.prepare<[], CheckpointRow>(
+    'SELECT * FROM audit_checkpoint ORDER BY seq DESC LIMIT 1',
+  );
   const alertsOf = db.prepare<[string], AlertRow>(
     'SELECT * FROM device_alert WHERE user = ? ORDER BY acked_at IS NOT NULL, last_at DESC, id DESC LIMIT 500',
   );
@@ -281,19 +341,19 @@ export function openSeenVersions(path: string): SeenVersions {
     for (const entry of touched) trim.run(entry, entry);
   });
   const raise = db.transaction((alert: NewDeviceAlert): DeviceAlert => {
-    const known = unreadAlike.get(alert.user, alert.rule, alert.entry);
+    const known = unreadAlike.get(alert.user, alert.rule, alert.subject);
     if (known !== undefined) {
       countUp.run(alert.at, alert.evidence, known.id);
       return alertOf(alertById.get(known.id)!);
     }
     // The same evidence, already acknowledged (seen again after a restart, say): not news.
-    const read = readAlike.get(alert.user, alert.rule, alert.entry, alert.evidence);
+    const read = readAlike.get(alert.user, alert.rule, alert.subject, alert.evidence);
     if (read !== undefined) return alertOf(read);
     const id = Number(
       insertAlert.run(
         alert.user,
         alert.rule,
-        alert.entry,
+        alert.subject,
         alert.summary,
         alert.action,
         alert.evidence,
@@ -328,6 +388,22 @@ export function openSeenVersions(path: string): SeenVersions {
       };
     },
     usersOf: (entry) => users.all(entry).map((row) => parseUserName(row.user)),
+    users: () => allUsers.all().map((row) => parseUserName(row.user)),
+    witness: (checkpoint) => {
+      const known = checkpointAt.get(checkpoint.seq);
+      if (known !== undefined) {
+        return constantTimeEqual(checkpoint.hash, known.hash) ? undefined : checkpointOf(known);
+      }
+      write('a checkpoint', () =>
+        insertCheckpoint.run(checkpoint.seq, checkpoint.hash, checkpoint.envelope, checkpoint.at),
+      );
+      return undefined;
+    },
+    witnessed: (after, limit) => checkpointsAfter.all(after, limit).map(checkpointOf),
+    latestWitnessed: () => {
+      const row = newestCheckpoint.get();
+      return row === undefined ? undefined : checkpointOf(row);
+    },
     raise: (alert) => write('an alert', () => raise(alert)),
     alerts: (user) => alertsOf.all(user).map(alertOf),
     ack: (user, id, now) => {

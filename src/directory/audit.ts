@@ -6,7 +6,8 @@
  * - in the same transaction as the change it records, so a change is never without its record:
  *   register, login.ok, key.appended (appends and revocations), entry.shared / entry.unshared
  *   / entry.deleted / entry.restored (the update route compares the grants before and after),
- *   entry.deleted with `purged` (a purge from the trash), role.changed;
+ *   entry.overwritten (a plain new version of a live file: {@link isOverwrite}), entry.deleted
+ *   with `purged` (a purge from the trash), role.changed;
  * - right after, when there is no change to ride with: login.failed with reason `refused` (a
  *   finish that did not verify) and access.refused (every refusal entries.ts logs; appended
  *   before the refusal is answered). A failure to append these is logged and does not change
@@ -26,18 +27,31 @@
  * it makes quiet edits by anyone without the identity key detectable (docs/threat-model.md).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuditDetails, AuditEvent, AuditKind } from '../interface/audit.js';
-import type { DirectoryStore, ExpiredLogin } from '../interface/directory-store.js';
+import type {
+  AuditCheckpointRecord,
+  AuditDetails,
+  AuditEvent,
+  AuditKind,
+} from '../interface/audit.js';
+import type {
+  DirectoryStore,
+  EntryRecord,
+  ExpiredLogin,
+  Grant,
+} from '../interface/directory-store.js';
 import type { ErrorKind } from '../interface/errors.js';
 import { isFsError } from '../interface/errors.js';
 import type { FileId } from '../interface/ids.js';
 import type { UserName } from '../interface/names.js';
+import { constantTimeEqual } from '../crypto/bytes.js';
 import type { SigningKeyPair } from '../crypto/keys.js';
+import { claimedSigner } from '../crypto/sign.js';
 import {
   AuditChainVerifier,
   type AuditVerification,
   signAuditCheckpoint,
 } from '../wire/audit-log.js';
+import { decodeDirEntryUnverified, type DirEntryBody } from '../wire/dir-entry.js';
 import type { DirectoryConfig } from './config.js';
 
 /** What a route says about an event; the time and the source are filled in. */
@@ -240,6 +254,54 @@ export function unfinishedLogins(now: number): (expired: readonly ExpiredLogin[]
     }));
 }
 
+/** A new version as the update route verified it: its body, who signed it and with which key. */
+export interface VerifiedVersion {
+  body: DirEntryBody;
+  /** The grants of its ACL (`grantsOf(body)`). */
+  grants: readonly Grant[];
+  writer: UserName;
+  /** The key it was verified with: the writer's current signing key. */
+  signer: Uint8Array;
+}
+
+/**
+ * Whether `next` over `current` is recorded as `entry.overwritten` (for the monitor's
+ * `overwrite-burst`): a new version of a live file that stays live and gives and takes no
+ * grant, unless it is signed with a NEW key of an account that signed this entry before. What
+ * is left out, and why:
+ * - deletions and restores (`entry.deleted`, `entry.restored`) and folders;
+ * - a change of grants: an owner's share or unshare rewrite is `entry.shared` /
+ *   `entry.unshared`, and the owner chose it;
+ * - `peervault revocate`: it gives every owned entry a version under the new key (and a new
+ *   certificate), and signs again the others' entries its user last wrote; a revocation must not
+ *   look like ransomware. The key compared is the one that signed the version before when the
+ *   caller wrote it, else, for the owner, the one that signed its access certificate.
+ * Counted, then: every plain write, by the owner or a writer, whoever wrote before, however the
+ * certificate is renewed (whoever holds a key can sign a new certificate; only a new key in the
+ * key log, itself recorded as `key.appended`, stops the count).
+ * Security-sensitive: run only on versions the route verified; `current` is a stored row.
+ */
+export function isOverwrite(
+  current: Pick<EntryRecord, 'kind' | 'owner' | 'deletedAt' | 'envelope' | 'writer' | 'grants'>,
+  next: VerifiedVersion,
+): boolean {
+  if (current.kind !== 'file' || current.deletedAt !== null || next.body.deleted !== null) {
+    return false;
+  }
+  const words = (grants: readonly Grant[]) => grants.map((g) => `${g.user}:${g.right}`).sort();
+  if (words(current.grants).join(' ') !== words(next.grants).join(' ')) return false;
+  let before: Uint8Array;
+  if (current.writer === next.writer) {
+    before = claimedSigner(current.envelope, 'dir-entry');
+  } else if (current.owner === next.writer) {
+    before = claimedSigner(decodeDirEntryUnverified(current.envelope).aclCert, 'entry-acl');
+  } else {
+    // A writer after someone else: a revocation signs again only what its user last wrote.
+    return true;
+  }
+  return constantTimeEqual(before, next.signer);
+}
+
 /** Checkpoints and records read per page when a whole log is checked. */
 const verifyPage = 1000;
 
@@ -250,6 +312,7 @@ const verifyPage = 1000;
 export async function verifyAuditLog(
   store: DirectoryStore,
   directoryKey: Uint8Array,
+  witnesses: readonly Pick<AuditCheckpointRecord, 'seq' | 'envelope'>[] = [],
 ): Promise<AuditVerification> {
   const checkpoints = [];
   for (let after = 0; ;) {
@@ -259,7 +322,7 @@ export async function verifyAuditLog(
     if (last === undefined || page.length < verifyPage) break;
     after = last.seq;
   }
-  const verifier = new AuditChainVerifier(directoryKey, checkpoints);
+  const verifier = new AuditChainVerifier(directoryKey, checkpoints, witnesses);
   for (let after = 0; ;) {
     const page = await store.listAudit(after, verifyPage);
     for (const record of page) verifier.add(record);

@@ -34,6 +34,11 @@ export interface MonitorPolicy {
   probeWindowMs: number;
   /** Deletions by one account of one owner's entries within `burstWindowMs`: `deletion-burst`. */
   burstDeletions: number;
+  /**
+   * Distinct files of one owner overwritten by one account within `burstWindowMs`:
+   * `overwrite-burst` (many versions of one file count once).
+   */
+  burstOverwrites: number;
   burstWindowMs: number;
   /** Requests refused in one user's sessions (replays, revoked sessions) within `authWindowMs`. */
   authRefusals: number;
@@ -107,6 +112,7 @@ export const defaultMonitor: MonitorPolicy = {
   probeRefusals: 10,
   probeWindowMs: 10 * 60 * 1000,
   burstDeletions: 100,
+  burstOverwrites: 100,
   burstWindowMs: 5 * 60 * 1000,
   authRefusals: 5,
   authWindowMs: 10 * 60 * 1000,

@@ -12,6 +12,12 @@
  * - `deletion-burst`: `burstDeletions` deletions by one account of one owner's entries within
  *   `burstWindowMs` → the owner and admins, and every entry deleted in the burst is protected
  *   from purge until the owner acknowledges the alert;
+ * - `overwrite-burst`: `burstOverwrites` distinct files of one owner overwritten by one account
+ *   within `burstWindowMs` (`entry.overwritten`: ransomware encrypting in place) → the owner and
+ *   admins, and every file overwritten in the burst is protected the same way (its old versions
+ *   live as long as it does, so each stays restorable). Distinct files, not versions: an editor
+ *   saving one file every second is no attack, and 100 files are what one account rarely
+ *   rewrites in 5 minutes;
  * - `session-misuse`: `authRefusals` requests refused in one user's sessions (a replay, a revoked
  *   session still in use) within `authWindowMs` → the user and admins (a stolen session).
  *
@@ -20,9 +26,11 @@
  *
  * When: after every request (before it is answered, so a purge right after a burst is already
  * refused), before each purge and release, and every `scanMs`. The windows live in this
- * process's memory; a fresh process starts at the log's head. Several directory processes each
- * read every record: an alert is then counted up by each, never raised twice within its window
- * (the store de-duplicates).
+ * process's memory; a fresh process first replays the records of the longest window before the
+ * log's head into them (a warm-up that raises and counts up nothing: those records were
+ * examined before the restart), so a count that began before a restart goes on after it.
+ * Several directory processes each read every record: an alert is then counted up by each,
+ * never raised twice within its window (the store de-duplicates).
  */
 import type { FastifyInstance } from 'fastify';
 import type { AuditEvent, AuditRecord } from '../interface/audit.js';
@@ -35,7 +43,10 @@ import type { MonitorPolicy } from './config.js';
 export interface MonitorDeps {
   store: DirectoryStore;
   policy: MonitorPolicy;
-  /** Start after this seq; by default, at the log's head when first scanned. */
+  /**
+   * Start after this seq, with empty windows; by default, at the log's head when first scanned,
+   * with the windows warmed up from the records before it (module comment).
+   */
   after?: number;
 }
 
@@ -54,7 +65,7 @@ const page = 1000;
 
 interface Hit {
   time: number;
-  /** The entry, for a deletion; the account, for a source's failed logins. */
+  /** The entry, for a deletion or an overwrite; the account, for a source's failed logins. */
   tag: string | null;
 }
 
@@ -102,6 +113,13 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
   let running: Promise<void> = Promise.resolve();
   const windows = new Map<string, Hit[]>();
   let timer: ReturnType<typeof setInterval> | undefined;
+  const longest = Math.max(
+    policy.guessWindowMs,
+    policy.sourceWindowMs,
+    policy.probeWindowMs,
+    policy.burstWindowMs,
+    policy.authWindowMs,
+  );
 
   /** Adds a hit under `key` and returns the hits within `windowMs` of it. */
   const hit = (key: string, windowMs: number, value: Hit): Hit[] => {
@@ -116,20 +134,21 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
 
   const sweep = (time: number): void => {
     if (windows.size < 10_000) return;
-    const longest = Math.max(
-      policy.guessWindowMs,
-      policy.sourceWindowMs,
-      policy.probeWindowMs,
-      policy.burstWindowMs,
-      policy.authWindowMs,
-    );
     for (const [key, list] of windows) {
       if ((list.at(-1)?.time ?? 0) < time - longest) windows.delete(key);
     }
   };
 
-  const examine = (record: AuditRecord, pending: Map<string, Pending>): void => {
+  /**
+   * Adds `record` to the windows and, with `pending` (none in the warm-up), collects the alerts
+   * it raises or counts up.
+   */
+  const examine = (record: AuditRecord, pending: Map<string, Pending> | null): void => {
     const details = parseDetails(record.details);
+    /**
+     * `reached` is what is held against the threshold (the hits in the window by default, or
+     * the distinct tags among them), and `rose` whether this record made it grow.
+     */
     const fire = (
       key: string,
       windowMs: number,
@@ -137,8 +156,9 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       threshold: number,
       alert: Omit<NewAlert, 'dedupeKey' | 'time' | 'count'>,
       protect: boolean,
+      { reached, rose }: { reached: number; rose: boolean } = { reached: hits.length, rose: true },
     ): void => {
-      if (hits.length < threshold) return;
+      if (pending === null || reached < threshold) return;
       const known = pending.get(key);
       if (known !== undefined) {
         known.alert.count += 1;
@@ -148,7 +168,7 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       }
       // The first time in this scan: when the threshold is just reached, the alert stands for
       // every hit in the window; after, for this one (the store counts it up).
-      const first = hits.length === threshold;
+      const first = reached === threshold && rose;
       pending.set(key, {
         alert: { ...alert, dedupeKey: key, time: record.time, count: first ? hits.length : 1 },
         windowMs,
@@ -283,13 +303,62 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
         },
         true,
       );
+      return;
     }
+
+    if (record.event === 'entry.overwritten' && record.entry !== null) {
+      const actor = userOrNull(record.actor);
+      const owner = userOrNull(record.subjects[0]);
+      if (actor === null || owner === null) return;
+      const key = `overwrite-burst:${actor}:${owner}`;
+      const hits = hit(key, policy.burstWindowMs, { time: record.time, tag: record.entry });
+      const files = new Set(hits.map((h) => h.tag)).size;
+      const rose = !hits.slice(0, -1).some((h) => h.tag === record.entry);
+      const by = actor === owner ? 'your account' : actor;
+      fire(
+        key,
+        policy.burstWindowMs,
+        hits,
+        policy.burstOverwrites,
+        {
+          audience: owner,
+          admin: true,
+          rule: 'overwrite-burst',
+          severity: 'critical',
+          summary: `a burst of overwrites of your files by ${by}`,
+          action:
+            'if this was not you, log out your other devices and restore the earlier versions (peervault versions PATH, peervault restore PATH --version N); the overwritten files are kept until you acknowledge this alert',
+        },
+        true,
+        { reached: files, rose },
+      );
+    }
+  };
+
+  /**
+   * Replays the records of the longest window before the head into the windows, raising
+   * nothing, and returns the head's seq: the records after it are examined as usual.
+   */
+  const warmUp = async (): Promise<number> => {
+    const head = (await store.auditHead()).seq;
+    if (head === 0) return 0;
+    const [last] = await store.listAudit(head - 1, 1);
+    if (last === undefined) return head;
+    let after = (await store.auditSeqAt(last.time - longest)) - 1;
+    while (after < head) {
+      const records = await store.listAudit(after, Math.min(page, head - after));
+      for (const record of records) if (record.seq <= head) examine(record, null);
+      const end = records.at(-1);
+      if (end === undefined) break;
+      after = end.seq;
+      sweep(end.time);
+    }
+    return head;
   };
 
   const scanOnce = async (): Promise<void> => {
     if (cursor === undefined) {
-      cursor = (await store.auditHead()).seq;
-      return;
+      cursor = await warmUp();
     }
     for (;;) {
       const records = await store.listAudit(cursor, page);
@@ -344,5 +413,5 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
 
 /** A message for a purge refused because `alerts` protect the entry. */
 export function protectedMessage(alerts: readonly number[]): string {
-  return `protected after a burst of deletions; acknowledge alert ${alerts.join(', ')} first`;
+  return `protected after a burst of deletions or overwrites; acknowledge alert ${alerts.join(', ')} first`;
 }

@@ -14,7 +14,9 @@ import type { UserName } from './names.js';
 /**
  * Every kind of event, append-only: readers and the monitor branch on these, and old records
  * keep their kind for good. `integrity.reported` and `peer.released` are written for peer reports
- * and quarantine (src/directory/routes/reports.ts), `alert` with every alert raised.
+ * and quarantine (src/directory/routes/reports.ts), `alert` with every alert raised,
+ * `entry.overwritten` for a plain new version of a live file (no grant changed, no re-signing
+ * under a new key; `isOverwrite` in src/directory/audit.ts says which).
  */
 export const auditKinds = [
   'login.ok',
@@ -30,6 +32,9 @@ export const auditKinds = [
   'integrity.reported',
   'alert',
   'peer.released',
+  'entry.overwritten',
+  // A peer's report of a validly signed capability replayed (src/directory/routes/sessions.ts).
+  'capability.misused',
 ] as const;
 
 /** One of {@link auditKinds}. */

@@ -462,6 +462,14 @@ export interface DirectoryStore {
    * stored checkpoint signs (0 when none).
    */
   auditHead(): Promise<{ seq: number; hash: Uint8Array; checkpoint: number }>;
+  /**
+   * The `seq` from which on the records' times are `time` or later (the first such record's,
+   * or a removed one's just before it; head + 1 when none is), found by a binary search on `seq`
+   * (a few key lookups, no index on time): exact while times rise with `seq`, and off by at
+   * most the records appended within the clock skew between directory processes otherwise. For
+   * the monitor's warm-up after a restart.
+   */
+  auditSeqAt(time: number): Promise<number>;
   /** Stores a signed checkpoint. @throws `exist` when one is stored for that `seq` */
   addAuditCheckpoint(checkpoint: AuditCheckpointRecord): Promise<void>;
   /** At most `limit` checkpoints with `seq` > `after`, by `seq` ascending. */

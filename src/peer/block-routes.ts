@@ -20,7 +20,9 @@
  *    under (`authorizeFile`, src/peer/file-access.ts).
  *
  * A failure answers `{kind, op, message}` with the status of its kind (403 for every gate) and
- * calls `onRefusal`, so the monitor sees forged or replayed capabilities and unknown peers.
+ * calls `onRefusal`, so the monitor sees forged or replayed capabilities and unknown peers. A
+ * validly signed capability for another peer, or long expired, also calls `onCapabilityMisuse`
+ * (the peer tells the directory, docs/monitor.md `capability-misuse`).
  * The challenge proof is SHA-256(label || nonce || block) (see block-client.ts
  * `challengeProof`): only a peer that still holds the whole block can compute it for a fresh
  * nonce.
@@ -41,6 +43,9 @@ import {
   type BlockOp,
   type Capability,
   capabilityHeader,
+  type CapabilityMisuse,
+  capabilityMisuse,
+  CapabilityRefusedError,
   checkCapability,
   claimedIssuer,
 } from '../wire/capability.js';
@@ -103,6 +108,13 @@ export interface BlockRoutesDeps {
    * revoked. Must not throw.
    */
   onBadSigner?(issuer: UserName, signer: Uint8Array): void;
+  /**
+   * Called (and not awaited) when a capability that `issuer`'s key validly signed was refused
+   * as a replay: addressed to another peer (`foreign`) or expired more than
+   * `staleCapabilityMarginMs` ago (`stale`), so that the peer can tell the directory. Never for
+   * a capability whose signature did not verify. Must not throw.
+   */
+  onCapabilityMisuse?(issuer: UserName, misuse: CapabilityMisuse): void;
   /** Whether the key is a registered, live peer allowed to talk to us. */
   peerAllowed(clientKey: Uint8Array): Promise<boolean>;
   /** Called once for every error answer, with nothing secret in it. Must not throw. */
@@ -215,6 +227,21 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
     );
 
     /**
+     * Tells `onCapabilityMisuse` when a refusal shows a replayed capability (`capabilityMisuse`:
+     * validly signed by `issuer`'s key, and another peer's or long expired). Never throws:
+     * the refusal goes out whatever happens here.
+     */
+    const noteMisuse = (issuer: UserName, err: unknown, now: number): void => {
+      const misuse = capabilityMisuse(err, now);
+      if (misuse === undefined || deps.onCapabilityMisuse === undefined) return;
+      try {
+        deps.onCapabilityMisuse(issuer, misuse);
+      } catch (thrown) {
+        console.error('peer: onCapabilityMisuse threw:', thrown);
+      }
+    };
+
+    /**
      * The two gates (see the module comment), as an `onRequest` hook: they run before the
      * body is read, so an unauthenticated client cannot make us buffer a block.
      * Security-sensitive: every request to these routes passes here; do not reorder.
@@ -272,6 +299,12 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
         try {
           capability = checkCapability(envelope, key, expect);
         } catch (err) {
+          // Validly signed but refused for what it says (another peer's, expired, …): a fresh
+          // key cannot change that. A replay is told to the monitor.
+          if (!(err instanceof CapabilityRefusedError) || err.fault !== 'signature') {
+            noteMisuse(issuer, err, expect.now);
+            throw err;
+          }
           // The key we hold may be stale (the user replaced theirs a moment ago): check once
           // more against a freshly read key log before refusing.
           const fresh = await deps.issuerKey(issuer, { fresh: true }).catch(() => key);
@@ -280,7 +313,12 @@ export function registerBlockRoutes(app: FastifyInstance, deps: BlockRoutesDeps)
             deps.onBadSigner?.(issuer, claimedSigner(envelope, 'capability'));
             throw err;
           }
-          capability = checkCapability(envelope, fresh, expect);
+          try {
+            capability = checkCapability(envelope, fresh, expect);
+          } catch (again) {
+            noteMisuse(issuer, again, expect.now);
+            throw again;
+          }
         }
         // Gate 3: may the issuer use this file's blocks at all (its owner or a grantee)?
         if (deps.authorizeFile) await deps.authorizeFile(capability, op, known.block);

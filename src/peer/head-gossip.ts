@@ -7,8 +7,9 @@
  *
  * | Route                     | Body                                  | Answer                        |
  * | ------------------------- | ------------------------------------- | ----------------------------- |
- * | `POST /v1/gossip/heads`   | `{v: 1, heads: [{entry, version, hash}]}` (≤ 500) | `{differ: [{entry, version}]}` |
+ * | `POST /v1/gossip/heads`   | `{v: 1, heads: [{entry, version, hash}], keys: [{user, seq, head}]}` | `{differ: [{entry, version}], keysDiffer: [user]}` |
  * | `POST /v1/gossip/compare` | `{v: 1, envelope}`                    | `{envelope}` or `{envelope: null}` |
+ * | `POST /v1/gossip/key-log` | `{v: 1, user, entries}`               | `{entries}` or `{entries: null}` |
  *
  * 1. Every `intervalMs`, a peer sends each other live peer the versions recorded since it last
  *    reached that peer (all of them after a restart). The receiver answers the ones it kept
@@ -23,6 +24,19 @@
  *    `entry-fork` device alert for the users of theirs who saw the entry. A claim whose
  *    evidence does not verify raises nothing (a lying peer cannot make alerts).
  *
+ * 3. Key logs the same way: each heads message also carries a turn of this device's key-log
+ *    pins (key-pins.ts: user, event number, chain hash). The receiver answers the users whose
+ *    pin it cannot square with its own (same number, other hash; or a longer log whose event at
+ *    the shorter one's number differs from what the directory now shows it). For each, the
+ *    sender shows its whole log (`/v1/gossip/key-log`; key logs are public); the receiver
+ *    verifies it and compares it with its own, read afresh: logs that part, or one that goes on
+ *    where the directory stops ours (events signed by the user's keys, so kept from us), raise
+ *    a `key-log-fork` alert for this device's users, and the receiver answers its own log for
+ *    the sender to judge the same way. This is what catches a directory that shows a newcomer
+ *    a substituted key for a user (trust on first use, D13): the peers that saw the real log
+ *    disagree. A peer that lies (a self-made log for the user) can raise this alert too; it
+ *    names the peer, and the fingerprints people compare settle it.
+ *
  * Who may call: only live registered peers, authenticated by mutual TLS (as the block routes).
  * What it reveals to them: entry ids, version numbers and version hashes that this peer's users
  * saw (no names, no contents, no user names), and an envelope only to a peer that showed
@@ -33,6 +47,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { FsError } from '../interface/errors.js';
 import { parseFileId } from '../interface/ids.js';
+import { parseUserName, type UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
 import type { DirectoryClient } from '../client/directory-client.js';
@@ -41,15 +56,22 @@ import type { SeenVersion, SeenVersions, VersionHead } from '../client/seen-vers
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import { decodeDirEntryUnverified } from '../wire/dir-entry.js';
 import { maxRequestBytes } from '../wire/directory-api.js';
-import { chainHash } from '../wire/key-log.js';
+import { type AuditCheckpoint, openAuditCheckpoint } from '../wire/audit-log.js';
+import { chainHash, type KeyLogState, verifyKeyLog } from '../wire/key-log.js';
 import { peerPublicKey } from '../wire/pinned-tls.js';
 import type { BlockClient, PeerAddress } from './block-client.js';
 
 /** Paths of the gossip routes (served beside the block routes). */
-export const gossipRoutes = { heads: '/v1/gossip/heads', compare: '/v1/gossip/compare' } as const;
+export const gossipRoutes = {
+  heads: '/v1/gossip/heads',
+  compare: '/v1/gossip/compare',
+  keyLog: '/v1/gossip/key-log',
+} as const;
 
 /** Versions in one heads message. */
 export const maxHeadsPerMessage = 500;
+/** Key-log pins in one heads message (they go round in turns). */
+export const maxPinsPerMessage = 200;
 /** Versions compared with one peer per message answered (the rest wait for the next round). */
 const maxComparesPerMessage = 16;
 /** Messages sent to one peer per round. */
@@ -71,6 +93,17 @@ const headsSchema = z.strictObject({
       }),
     )
     .max(maxHeadsPerMessage),
+  keys: z
+    .array(
+      z.strictObject({
+        user: z.string().max(64),
+        seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+        head: b64.length(43),
+      }),
+    )
+    .max(maxPinsPerMessage)
+    .optional(),
+  checkpoint: b64.max(1024).optional(),
 });
 const differSchema = z.strictObject({
   differ: z
@@ -81,9 +114,20 @@ const differSchema = z.strictObject({
       }),
     )
     .max(maxHeadsPerMessage),
+  keysDiffer: z.array(z.string().max(64)).max(maxPinsPerMessage).optional(),
 });
 const compareSchema = z.strictObject({ v: z.literal(1), envelope: b64.max(envelopeBodyBytes) });
 const compareAnswerSchema = z.strictObject({ envelope: b64.max(envelopeBodyBytes).nullable() });
+/** A key log as peers show it: at most this many events (a log grows by one per key change). */
+const maxKeyLogEvents = 1000;
+const keyLogSchema = z.strictObject({
+  v: z.literal(1),
+  user: z.string().max(64),
+  entries: z.array(b64.max(6000)).min(1).max(maxKeyLogEvents),
+});
+const keyLogAnswerSchema = z.strictObject({
+  entries: z.array(b64.max(6000)).min(1).max(maxKeyLogEvents).nullable(),
+});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, op: string): T {
   const parsed = schema.safeParse(value);
@@ -99,6 +143,8 @@ export interface GossipDeps {
   directory: DirectoryClient;
   /** This peer's identity key. */
   self: Uint8Array;
+  /** The directory's identity key (pinned), which signs its audit checkpoints. */
+  directoryKey: Uint8Array;
   /** Whether a key is a live registered peer. */
   peerAllowed(key: Uint8Array): Promise<boolean>;
   /** Events for the operator; never a secret. */
@@ -142,7 +188,7 @@ async function judge(
     deps.seen.raise({
       user,
       rule: 'entry-fork',
-      entry: own.entry,
+      subject: own.entry,
       severity: 'critical',
       summary: `another peer's users were shown a different version ${own.version} of entry ${own.entry}: the directory forked its history`,
       action:
@@ -171,12 +217,184 @@ function differing(seen: SeenVersions, heads: readonly VersionHead[]) {
 }
 
 /**
+ * Keeps a checkpoint of the directory's audit log (from the directory, or shown by peer `from`)
+ * as a witness, after checking the directory signed it, and raises `audit-log-rewritten` when
+ * it signs another head for a record than one this device kept (the log was rewritten and
+ * signed again) or, from the directory itself, an older newest checkpoint than one kept (the
+ * log was cut back). Witnesses are what `peervault audit verify --witness` compares with.
+ */
+function judgeCheckpoint(deps: GossipDeps, envelope: Uint8Array, from: Uint8Array | 'directory') {
+  let checkpoint: AuditCheckpoint;
+  try {
+    checkpoint = openAuditCheckpoint(envelope, deps.directoryKey);
+  } catch {
+    if (from !== 'directory') {
+      deps.log({ event: 'gossip.bad-evidence', peer: fingerprint(from), what: 'checkpoint' });
+    }
+    return;
+  }
+  const source = from === 'directory' ? 'the directory now' : `peer ${fingerprint(from)}`;
+  const newest = deps.seen.latestWitnessed();
+  const kept = deps.seen.witness({ ...checkpoint, envelope, at: Date.now() });
+  let evidence: string | undefined;
+  if (kept !== undefined) {
+    evidence = `record ${checkpoint.seq}: this device holds ${short(kept.hash)}, ${source} ${short(checkpoint.hash)}`;
+  } else if (from === 'directory' && newest !== undefined && checkpoint.seq < newest.seq) {
+    evidence = `newest checkpoint: this device holds record ${newest.seq}, the directory now ${checkpoint.seq}`;
+  }
+  if (evidence === undefined) return;
+  for (const user of deps.seen.users()) {
+    deps.seen.raise({
+      user,
+      rule: 'audit-log-rewritten',
+      subject: 'audit-log',
+      severity: 'critical',
+      summary:
+        "the directory's audit log was rewritten or cut back after this device kept a signed checkpoint of it: its record of logins, shares and deletions can no longer be trusted",
+      action:
+        "tell your administrator: they can see where with `peervault audit verify --witness` and this peer's data directory. Keep this peer's seen.sqlite as evidence",
+      evidence,
+      at: Date.now(),
+    });
+  }
+  deps.log({ event: 'gossip.audit-rewritten', from: source, seq: checkpoint.seq });
+}
+
+/** A key-log pin as gossip carries it. */
+interface PinClaim {
+  user: UserName;
+  seq: number;
+  head: Uint8Array;
+}
+
+/** Where two views of one key log part: the first event whose chain hash differs, or -1. */
+function divergence(ours: readonly Uint8Array[], theirs: readonly Uint8Array[]): number {
+  const common = Math.min(ours.length, theirs.length);
+  for (let seq = 0; seq < common; seq += 1) {
+    if (!constantTimeEqual(chainHash(ours[seq]!), chainHash(theirs[seq]!))) return seq;
+  }
+  return -1;
+}
+
+/**
+ * The users whose key log, as `claims` says the other peer was shown it, this device cannot
+ * square with its own pin: the same event number with another hash, or a longer log whose event
+ * at our pin's number (or ours at theirs) differs from what the directory now shows us.
+ * Claims already found consistent are remembered and not checked again.
+ */
+async function keyDisagreements(
+  deps: GossipDeps,
+  claims: readonly PinClaim[],
+  consistent: Set<string>,
+): Promise<UserName[]> {
+  const out: UserName[] = [];
+  for (const claim of claims) {
+    const own = deps.directory.keyPins.get(claim.user);
+    if (own === undefined) continue; // never looked at this user's keys: nothing to compare
+    const key = `${claim.user}:${claim.seq}:${toBase64url(claim.head)}`;
+    if (consistent.has(key)) continue;
+    if (own.seq === claim.seq) {
+      if (constantTimeEqual(own.head, claim.head)) consistent.add(key);
+      else out.push(claim.user);
+      continue;
+    }
+    // Different lengths: the shorter must be where the longer was. Read the log afresh (it is
+    // checked against our own pin on the way).
+    let envelopes: Uint8Array[] | undefined;
+    try {
+      ({ envelopes } = await deps.directory.keyLogWithEvents(claim.user));
+    } catch {
+      envelopes = deps.directory.lastVerifiedKeyLog(claim.user); // we refuse the new one
+    }
+    if (envelopes === undefined) continue;
+    const event = envelopes[claim.seq];
+    if (event !== undefined && constantTimeEqual(chainHash(event), claim.head)) {
+      if (consistent.size > 10_000) consistent.clear();
+      consistent.add(key);
+    } else {
+      out.push(claim.user);
+    }
+  }
+  return out;
+}
+
+/**
+ * Compares another peer's view of `user`'s key log with ours (read afresh). When they part,
+ * raises `key-log-fork` for this device's users and returns our events (the other side's
+ * evidence); undefined when one is a prefix of the other, or theirs does not verify.
+ */
+async function judgeKeyLog(
+  deps: GossipDeps,
+  peer: Uint8Array,
+  user: UserName,
+  theirs: Uint8Array[],
+): Promise<Uint8Array[] | undefined> {
+  let theirState: KeyLogState;
+  try {
+    theirState = verifyKeyLog(user, theirs);
+  } catch (err) {
+    deps.log({
+      event: 'gossip.bad-evidence',
+      peer: fingerprint(peer),
+      user,
+      kind: err instanceof FsError ? err.kind : 'internal',
+    });
+    return undefined;
+  }
+  // Our view: the log as the directory shows it now, or, when this device refuses that one
+  // already (its pin), the last one it accepted.
+  let envelopes: Uint8Array[] | undefined;
+  try {
+    ({ envelopes } = await deps.directory.keyLogWithEvents(user));
+  } catch {
+    envelopes = deps.directory.lastVerifiedKeyLog(user);
+  }
+  if (envelopes === undefined) return undefined;
+  const ours = { state: verifyKeyLog(user, envelopes), envelopes };
+  const seq = divergence(ours.envelopes, theirs);
+  // Theirs goes on where ours stops: its later events are signed by the keys ours ends with,
+  // so only the user could have made them, and the directory is keeping them from us (a key
+  // change or a revocation hidden from this device).
+  const withheld = seq < 0 && theirs.length > ours.envelopes.length;
+  if (seq < 0 && !withheld) return undefined;
+  const mine = fingerprint(ours.state.identity.signingKey);
+  const other = fingerprint(theirState.identity.signingKey);
+  const them = fingerprint(peer);
+  const compare = `ask ${user} to read you their key fingerprint (peervault whoami) and compare it with ${mine} (shown to this device) and ${other} (shown to peer ${them}); share nothing more with ${user} until it matches, and tell your administrator`;
+  const alert = withheld
+    ? {
+        summary: `the directory keeps the newest events of ${user}'s key log from this device (peer ${them} was shown ${theirs.length}, this device ${ours.envelopes.length}): it may be hiding a key change or a revocation`,
+        evidence: `events: this device ${ours.envelopes.length} (key ${mine}), peer ${them} ${theirs.length} (key ${other})`,
+      }
+    : {
+        summary: `another peer was shown a different key log for ${user} than this device: the directory may be substituting ${user}'s keys (so that what is shared with them is wrapped to a key it holds), or that peer lies`,
+        evidence: `event ${seq}: this device ${short(chainHash(ours.envelopes[seq]!))} (key ${mine}), peer ${them} ${short(chainHash(theirs[seq]!))} (key ${other})`,
+      };
+  const at = Date.now();
+  for (const audience of deps.seen.users()) {
+    deps.seen.raise({
+      user: audience,
+      rule: 'key-log-fork',
+      subject: `key-log:${user}`,
+      severity: 'critical',
+      ...alert,
+      action: compare,
+      at,
+    });
+  }
+  deps.log({ event: 'gossip.key-log-fork', peer: them, user, seq, withheld });
+  return ours.envelopes;
+}
+
+/**
  * Registers the gossip routes on the peer's block server (mutual TLS), in their own scope with
  * their own body limits. Only live registered peers other than this one get through.
  */
 export function registerGossipRoutes(app: FastifyInstance, deps: GossipDeps): void {
   void app.register((scope, _options, done) => {
     const callers = new WeakMap<FastifyRequest, Uint8Array>();
+    /** Pin claims found consistent with ours (`user:seq:head`), not checked again. */
+    const consistentClaims = new Set<string>();
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
       'application/json',
@@ -202,15 +420,35 @@ export function registerGossipRoutes(app: FastifyInstance, deps: GossipDeps): vo
       callers.set(request, key);
     });
 
-    scope.post(gossipRoutes.heads, { bodyLimit: headsBodyBytes }, (request, reply) => {
+    scope.post(gossipRoutes.heads, { bodyLimit: headsBodyBytes }, async (request) => {
       const op = 'gossip.heads';
-      const { heads } = parse(headsSchema, request.body, op);
+      const { heads, keys, checkpoint } = parse(headsSchema, request.body, op);
+      if (checkpoint !== undefined) {
+        judgeCheckpoint(deps, fromBase64url(checkpoint, 'checkpoint'), callers.get(request)!);
+      }
       const parsed: VersionHead[] = heads.map((head) => ({
         entry: parseFileId(head.entry),
         version: head.version,
         hash: fromBase64url(head.hash, 'hash', { length: 32 }),
       }));
-      return reply.send({ differ: differing(deps.seen, parsed) });
+      const claims: PinClaim[] = (keys ?? []).map((pin) => ({
+        user: parseUserName(pin.user),
+        seq: pin.seq,
+        head: fromBase64url(pin.head, 'head', { length: 32 }),
+      }));
+      return {
+        differ: differing(deps.seen, parsed),
+        keysDiffer: await keyDisagreements(deps, claims, consistentClaims),
+      };
+    });
+
+    scope.post(gossipRoutes.keyLog, async (request) => {
+      const op = 'gossip.key-log';
+      const body = parse(keyLogSchema, request.body, op);
+      const user = parseUserName(body.user);
+      const theirs = body.entries.map((e) => fromBase64url(e, 'key log entry', { maxBytes: 4096 }));
+      const ours = await judgeKeyLog(deps, callers.get(request)!, user, theirs);
+      return { entries: ours === undefined ? null : ours.map(toBase64url) };
     });
 
     scope.post(gossipRoutes.compare, async (request) => {
@@ -240,18 +478,31 @@ export function startHeadGossip(
     client: BlockClient;
     peers(): Promise<PeerAddress[]>;
     intervalMs: number;
+    /** The directory's newest signed audit checkpoint (null before the first). */
+    fetchCheckpoint?(): Promise<Uint8Array | null>;
   },
 ): HeadGossip {
   /** Per peer (base64url key): the last version sent to it. In memory: a restart resends all. */
   const cursors = new Map<string, number>();
+  /** Per peer: where in the (name-ordered) pins the next message goes on. */
+  const pinTurns = new Map<string, number>();
   let running: Promise<void> | undefined;
 
   const withPeer = async (peer: PeerAddress): Promise<void> => {
     const name = toBase64url(peer.key);
     let cursor = cursors.get(name) ?? 0;
+    // Key-log pins go in turns, a slice per round: few change, and all are compared in time.
+    const pins = deps.directory.keyPins.all();
+    const turn = pins.length === 0 ? 0 : (pinTurns.get(name) ?? 0) % pins.length;
+    let slice = pins.slice(turn, turn + maxPinsPerMessage);
+    pinTurns.set(name, turn + slice.length);
     for (let message = 0; message < messagesPerRound; message += 1) {
       const page = deps.seen.since(cursor, maxHeadsPerMessage);
-      if (page.heads.length === 0) return;
+      if (page.heads.length === 0 && slice.length === 0 && message > 0) return;
+      const sentPins = slice;
+      slice = [];
+      // The newest checkpoint this device keeps, with the first message of a round.
+      const sentCheckpoint = message === 0 ? deps.seen.latestWitnessed() : undefined;
       const sent = new Set(page.heads.map((h) => `${h.entry}:${h.version}`));
       const answer = parse(
         differSchema,
@@ -264,6 +515,14 @@ export function startHeadGossip(
               entry: h.entry,
               version: h.version,
               hash: toBase64url(h.hash),
+            })),
+            ...(sentCheckpoint === undefined
+              ? {}
+              : { checkpoint: toBase64url(sentCheckpoint.envelope) }),
+            keys: sentPins.map(([user, pin]) => ({
+              user,
+              seq: pin.seq,
+              head: toBase64url(pin.head),
             })),
           },
           64 * 1024,
@@ -288,12 +547,50 @@ export function startHeadGossip(
           await judge(deps, peer.key, own, fromBase64url(reply.envelope, 'envelope'));
         }
       }
+      const asked = new Set<string>(sentPins.map(([user]) => user));
+      for (const word of (answer.keysDiffer ?? []).filter((u) => asked.has(u))) {
+        await showKeyLog(peer, parseUserName(word));
+      }
       cursor = page.cursor;
       cursors.set(name, cursor);
     }
   };
 
+  /** Shows `peer` our view of `user`'s key log and judges its answer (module comment). */
+  const showKeyLog = async (peer: PeerAddress, user: UserName): Promise<void> => {
+    const { envelopes } = await deps.directory.keyLogWithEvents(user);
+    const reply = parse(
+      keyLogAnswerSchema,
+      await deps.client.exchange(
+        peer,
+        gossipRoutes.keyLog,
+        { v: 1, user, entries: envelopes.map(toBase64url) },
+        maxKeyLogEvents * 6000,
+      ),
+      'gossip.key-log',
+    );
+    if (reply.entries !== null) {
+      await judgeKeyLog(
+        deps,
+        peer.key,
+        user,
+        reply.entries.map((e) => fromBase64url(e, 'key log entry', { maxBytes: 4096 })),
+      );
+    }
+  };
+
   const roundOnce = async (): Promise<void> => {
+    if (deps.fetchCheckpoint !== undefined) {
+      try {
+        const envelope = await deps.fetchCheckpoint();
+        if (envelope !== null) judgeCheckpoint(deps, envelope, 'directory');
+      } catch (err) {
+        deps.log({
+          event: 'gossip.checkpoint-failed',
+          kind: err instanceof FsError ? err.kind : 'internal',
+        });
+      }
+    }
     const peers = (await deps.peers()).filter((peer) => !constantTimeEqual(peer.key, deps.self));
     for (const peer of peers) {
       try {

@@ -115,7 +115,7 @@ function deviceAlertAnswer(alert: DeviceAlert) {
     summary: alert.summary,
     action: alert.action,
     evidence: alert.evidence,
-    entry: alert.entry,
+    subject: alert.subject,
     firstAt: alert.firstAt,
     lastAt: alert.lastAt,
     count: alert.count,

@@ -20,6 +20,7 @@ import { openKeyPinFile } from '../client/key-pins.js';
 import { openSeenVersions } from '../client/seen-versions.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import {
+  type AuditCheckpointResponse,
   type EntryResponse,
   peerRecordHeader,
   type ReleasesResponse,
@@ -34,6 +35,7 @@ import {
   writeFileAtomic,
 } from '../support/key-files.js';
 import { buildBlockServer } from './block-routes.js';
+import { registerGossipRoutes, startHeadGossip } from './head-gossip.js';
 import { createFileAccess } from './file-access.js';
 import { createBlockRefs } from './block-refs.js';
 import { releasePageOf, startReleaseSweeper } from './release-sweeper.js';
@@ -45,7 +47,7 @@ import { repairPass, startRepairScheduler } from './repair.js';
 import { misbehavingStore, misbehaviourFromEnv } from './misbehave.js';
 import { ownFileBlocks } from '../client/inventory.js';
 import { collectGarbage } from '../client/garbage.js';
-import { issueCapability } from '../wire/capability.js';
+import { type CapabilityMisuse, issueCapability } from '../wire/capability.js';
 import type { DirectorySession } from '../client/directory-client.js';
 import type { BlockTransport } from '../client/files.js';
 
@@ -70,6 +72,11 @@ export interface PeerOptions {
   repairGraceMs?: number;
   /** How often to read the directory's log of block releases and act on it (default 60 s). */
   releaseSweepMs?: number;
+  /**
+   * How often to tell the other peers which entry versions this peer's users saw, so that a
+   * directory showing two peers different histories is caught (head-gossip.ts; default 30 s).
+   */
+  gossipMs?: number;
   /** Files up to this size are sealed again at once when a user loses access (rekey.ts). */
   eagerRekeyMaxBytes?: number;
   /** Where events go (default: JSON lines on standard error). Never given a secret. */
@@ -213,11 +220,46 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       logEvent({ event: 'revoked-key.report-failed', user: issuer, error: String(err) });
     }
   };
+  // A capability the user's key validly signed but addressed to another peer, or expired long
+  // ago, is being replayed by whoever holds it: tell the directory's monitor (once a minute per
+  // user at most, whatever the reason; never for a capability that did not verify). The refusal
+  // has gone out already: this runs on its own, and a failure is only logged.
+  const misuseReported = new Map<UserName, number>();
+  const reportCapabilityMisuse = async (
+    issuer: UserName,
+    reason: CapabilityMisuse,
+  ): Promise<void> => {
+    try {
+      const now = Date.now();
+      const last = misuseReported.get(issuer);
+      if (last !== undefined && now - last < 60_000) return;
+      if (misuseReported.size >= 10_000) {
+        for (const [user, at] of misuseReported) {
+          if (now - at >= 60_000) misuseReported.delete(user);
+        }
+      }
+      misuseReported.set(issuer, now);
+      logEvent({ event: 'capability.misused', user: issuer, reason });
+      await directory.call('POST', routes.capabilityMisuse, { user: issuer, reason }, undefined, {
+        headers: freshPeerRecordHeader(),
+      });
+    } catch (err) {
+      logEvent({ event: 'capability.report-failed', user: issuer, error: String(err) });
+    }
+  };
   const livePeers = cached(10_000, async (_: 'peers') =>
     (await directory.peers()).peers.map((p) => p.key),
   );
-  const peerAllowed = async (clientKey: Uint8Array) =>
-    (await livePeers('peers')).some((peer) => constantTimeEqual(peer, clientKey));
+  // A key missing from the cached list may be a peer that just joined: look again (at most
+  // once a second), so it is not refused for the cache's lifetime.
+  let lastFreshLook = 0;
+  const peerAllowed = async (clientKey: Uint8Array) => {
+    const known = (list: Uint8Array[]) => list.some((peer) => constantTimeEqual(peer, clientKey));
+    if (known(await livePeers('peers'))) return true;
+    if (Date.now() - lastFreshLook < 1_000) return false;
+    lastFreshLook = Date.now();
+    return known(await livePeers('peers', { fresh: true }));
+  };
 
   const misbehaviour = misbehaviourFromEnv(process.env);
   if (misbehaviour !== undefined) {
@@ -234,6 +276,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     self: key.publicKey,
     issuerKey,
     onBadSigner: (issuer, signer) => void reportRevokedKey(issuer, signer),
+    onCapabilityMisuse: (issuer, reason) => void reportCapabilityMisuse(issuer, reason),
     peerAllowed,
     onRefusal: (event) => logEvent({ event: 'block.refused', ...event }),
     onStored: (id, cap) => refs.record(id, cap.issuer, cap.file),
@@ -255,6 +298,16 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     }),
     now: Date.now,
   });
+  const gossipDeps = {
+    seen: seenVersions,
+    directory,
+    // Checked against the pinned fingerprint when the client connected.
+    directoryKey: fromBase64url(directory.info.identityKey, 'identityKey', { length: 32 }),
+    self: key.publicKey,
+    peerAllowed,
+    log: logEvent,
+  };
+  registerGossipRoutes(blocks, gossipDeps);
   // The agent reaches other peers as this peer (its TLS key is registered), carrying
   // capabilities signed by the logged-in user.
   const blockClient = createBlockClient({ identity: tls });
@@ -505,6 +558,23 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     intervalMs: options.releaseSweepMs ?? 60_000,
     log: logEvent,
   });
+  // Registered now, so the other peers let it in.
+  const gossip = startHeadGossip({
+    ...gossipDeps,
+    client: blockClient,
+    peers: () => liveAddresses('peers'),
+    intervalMs: Math.max(100, options.gossipMs ?? 30_000),
+    fetchCheckpoint: async () => {
+      const { envelope } = await directory.call<AuditCheckpointResponse>(
+        'GET',
+        routes.auditCheckpoint,
+        undefined,
+        undefined,
+        { headers: freshPeerRecordHeader() },
+      );
+      return envelope === null ? null : fromBase64url(envelope, 'checkpoint', { maxBytes: 1024 });
+    },
+  });
   // Trash past retention is purged (blocks released first) hourly for users logged in here.
   const garbageTimer = setInterval(() => void forEachLoggedInUser('gc', garbage), 3_600_000);
   garbageTimer.unref();
@@ -528,6 +598,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      gossip.stop();
       scheduler.stop();
       clearInterval(garbageTimer);
       await sweeper.stop();

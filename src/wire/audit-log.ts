@@ -151,7 +151,13 @@ export function openAuditCheckpoint(
 
 /** The ways a stored log can be broken. */
 export type AuditProblemKind =
-  'hash' | 'prev' | 'missing' | 'truncated' | 'checkpoint-signature' | 'checkpoint-mismatch';
+  | 'hash'
+  | 'prev'
+  | 'missing'
+  | 'truncated'
+  | 'checkpoint-signature'
+  | 'checkpoint-mismatch'
+  | 'witness-mismatch';
 
 /** One break, where it is and what it is, as a sentence. */
 export interface AuditProblem {
@@ -175,6 +181,8 @@ export interface AuditVerification {
   lastCheckpoint: number;
   /** Records after the last valid checkpoint: not yet fixed by a signature. */
   unsigned: number;
+  /** Checkpoints held by witnesses (peers) that were checked too, and how many verified. */
+  witnesses?: number;
   /** In order of where they are; empty when `ok`. */
   problems: AuditProblem[];
 }
@@ -191,15 +199,43 @@ export interface AuditVerification {
  */
 export class AuditChainVerifier {
   readonly #signed = new Map<number, Uint8Array>();
+  /** Heads that witnesses (peers) hold checkpoints of, by seq (they may disagree). */
+  readonly #witnessed = new Map<number, Uint8Array[]>();
+  readonly #witnesses: number;
   readonly #problems: AuditProblem[] = [];
   readonly #checkpoints: number;
   #records = 0;
   #head = 0;
   #prevHash: Uint8Array = zeroAuditHash;
 
-  /** `checkpoints`: every stored checkpoint; `directoryKey`: the key that must have signed them. */
-  constructor(directoryKey: Uint8Array, checkpoints: readonly AuditCheckpointRecord[]) {
+  /**
+   * `checkpoints`: every stored checkpoint; `directoryKey`: the key that must have signed them;
+   * `witnesses`: checkpoints that peers kept (`peervault audit verify --witness`), each of which
+   * the log must still match: a directory that rewrote its log and signed it again does not.
+   */
+  constructor(
+    directoryKey: Uint8Array,
+    checkpoints: readonly AuditCheckpointRecord[],
+    witnesses: readonly Pick<AuditCheckpointRecord, 'seq' | 'envelope'>[] = [],
+  ) {
     this.#checkpoints = checkpoints.length;
+    this.#witnesses = witnesses.length;
+    for (const witness of witnesses) {
+      let signed: AuditCheckpoint;
+      try {
+        signed = openAuditCheckpoint(witness.envelope, directoryKey);
+      } catch {
+        this.#problems.push({
+          kind: 'checkpoint-signature',
+          seq: witness.seq,
+          message: `a witness's checkpoint at ${witness.seq}: not signed by this directory's key`,
+        });
+        continue;
+      }
+      const list = this.#witnessed.get(signed.seq) ?? [];
+      if (!list.some((hash) => constantTimeEqual(hash, signed.hash))) list.push(signed.hash);
+      this.#witnessed.set(signed.seq, list);
+    }
     for (const checkpoint of checkpoints) {
       let signed: AuditCheckpoint;
       try {
@@ -266,6 +302,16 @@ export class AuditChainVerifier {
         `checkpoint at ${record.seq}: record ${record.seq} is not the record it signed`,
       );
     }
+    for (const held of this.#witnessed.get(record.seq) ?? []) {
+      if (!constantTimeEqual(held, hash)) {
+        this.#problem(
+          'witness-mismatch',
+          record.seq,
+          `record ${record.seq}: not the record a witness holds a signed checkpoint of (the log was rewritten after a peer saw it)`,
+        );
+        break;
+      }
+    }
     this.#head = record.seq;
     this.#prevHash = hash;
   }
@@ -280,6 +326,14 @@ export class AuditChainVerifier {
         `records after ${this.#head} were removed: the checkpoint at ${lastCheckpoint} signed a log that reached record ${lastCheckpoint}`,
       );
     }
+    const lastWitnessed = Math.max(0, ...this.#witnessed.keys());
+    if (lastWitnessed > this.#head && lastWitnessed > lastCheckpoint) {
+      this.#problem(
+        'truncated',
+        this.#head + 1,
+        `records after ${this.#head} were removed: a witness holds a checkpoint of record ${lastWitnessed}`,
+      );
+    }
     const problems = [...this.#problems].sort((a, b) => a.seq - b.seq);
     return {
       ok: problems.length === 0,
@@ -289,6 +343,7 @@ export class AuditChainVerifier {
       validCheckpoints: this.#signed.size,
       lastCheckpoint,
       unsigned: Math.max(0, this.#head - lastCheckpoint),
+      ...(this.#witnesses === 0 ? {} : { witnesses: this.#witnesses }),
       problems,
     };
   }

@@ -116,37 +116,104 @@ export function claimedIssuer(envelope: Uint8Array): UserName {
 }
 
 /**
+ * Why {@link checkCapability} refused a capability. A peer branches on this, never on the
+ * message. Every fault but `signature` comes with a capability whose signature verified.
+ */
+export type CapabilityFault =
+  'signature' | 'audience' | 'lifetime' | 'expired' | 'not-yet-valid' | 'op' | 'block';
+
+/**
+ * The `permission` error of {@link checkCapability}: an {@link FsError} (the wire sees
+ * `{kind, op, message}` as for any other), with the typed reason and, when the signature
+ * verified, the capability itself.
+ */
+export class CapabilityRefusedError extends FsError {
+  /** Which check failed. */
+  readonly fault: CapabilityFault;
+  /** The capability, when it was validly signed (every fault but `signature`). */
+  readonly capability: Capability | undefined;
+
+  constructor(fault: CapabilityFault, message: string, capability?: Capability) {
+    super('permission', message, { op: 'capability.check' });
+    this.fault = fault;
+    this.capability = capability;
+  }
+}
+
+/**
+ * How long after its expiry a refused capability counts as a replay (`stale`) rather than an
+ * honest agent's slow transfer. A capability lives at most {@link maxCapabilityLifetimeMs}
+ * (10 min); an agent issues it just before it sends, and a request that starts after expiry
+ * is late by the seconds or minutes of a slow transfer or a clock a little off. A clock more
+ * than 5 minutes off cannot talk to the directory at all (request-auth's `maxClockSkewMs`),
+ * so no working agent's capability arrives 10 minutes past its expiry: that is someone
+ * sending one they kept.
+ */
+export const staleCapabilityMarginMs = 10 * 60 * 1000;
+
+/**
+ * What a refusal says about the bearer, for the peer's report to the directory (the monitor's
+ * `capability-misuse`): `foreign` for a validly signed capability addressed to another peer
+ * (an honest agent never sends one; a peer replaying one it received does), `stale` for one
+ * that expired more than {@link staleCapabilityMarginMs} before `now` (a captured capability
+ * replayed). Undefined for everything else, above all a capability whose signature did not
+ * verify: anyone can write a user's name in a junk header, so that names nobody.
+ */
+export type CapabilityMisuse = 'foreign' | 'stale';
+
+/** The {@link CapabilityMisuse} that `err` (a refusal of {@link checkCapability}) shows, if any. */
+export function capabilityMisuse(err: unknown, now: number): CapabilityMisuse | undefined {
+  if (!(err instanceof CapabilityRefusedError) || err.capability === undefined) return undefined;
+  if (err.fault === 'audience') return 'foreign';
+  if (err.fault === 'expired' && now - err.capability.expiresAt > staleCapabilityMarginMs) {
+    return 'stale';
+  }
+  return undefined;
+}
+
+/**
  * Checks that `envelope` lets its bearer do `op` on `block` at the peer `self`, now.
  * @param issuerKey the issuer's current signing key (from their verified key log).
- * @throws FsError `permission` for any failure (expired, another peer, block or operation,
- *   a bad signature, a lifetime over the limit); the message says which, for the refusal log.
+ * @throws CapabilityRefusedError (an FsError `permission`) for any failure, with its
+ *   {@link CapabilityFault}: a bad signature, another peer, a lifetime over the limit, expired
+ *   or not yet valid, another operation or block. The message says which, for the refusal log.
  */
 export function checkCapability(
   envelope: Uint8Array,
   issuerKey: Uint8Array,
   request: { op: BlockOp; block: BlockId; self: Uint8Array; now: number },
 ): Capability {
-  const op = 'capability.check';
   let capability: Capability;
   try {
-    capability = decodeBody(verifyMessage(envelope, 'capability', [issuerKey]).body, op);
+    capability = decodeBody(
+      verifyMessage(envelope, 'capability', [issuerKey]).body,
+      'capability.check',
+    );
   } catch {
-    throw new FsError('permission', 'the capability is not validly signed by its issuer', { op });
+    throw new CapabilityRefusedError(
+      'signature',
+      'the capability is not validly signed by its issuer',
+    );
   }
+  const refuse = (fault: CapabilityFault, message: string) =>
+    new CapabilityRefusedError(fault, message, capability);
   if (!constantTimeEqual(capability.audience, request.self)) {
-    throw new FsError('permission', 'the capability is for another peer', { op });
+    throw refuse('audience', 'the capability is for another peer');
   }
   if (capability.expiresAt - capability.issuedAt > maxCapabilityLifetimeMs) {
-    throw new FsError('permission', 'the capability lives longer than allowed', { op });
+    throw refuse('lifetime', 'the capability lives longer than allowed');
   }
-  if (request.now > capability.expiresAt || request.now + capabilitySkewMs < capability.issuedAt) {
-    throw new FsError('permission', 'the capability has expired or is not yet valid', { op });
+  if (request.now > capability.expiresAt) {
+    throw refuse('expired', 'the capability has expired');
+  }
+  if (request.now + capabilitySkewMs < capability.issuedAt) {
+    throw refuse('not-yet-valid', 'the capability is not yet valid');
   }
   if (!capability.ops.includes(request.op)) {
-    throw new FsError('permission', `the capability does not allow "${request.op}"`, { op });
+    throw refuse('op', `the capability does not allow "${request.op}"`);
   }
   if (!capability.blocks.includes(request.block)) {
-    throw new FsError('permission', 'the capability does not name this block', { op });
+    throw refuse('block', 'the capability does not name this block');
   }
   return capability;
 }

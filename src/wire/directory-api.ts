@@ -53,6 +53,7 @@ export const routes = {
   revokeKeys: '/v1/keys/revoke',
   sessions: '/v1/sessions',
   revokedKeyUse: '/v1/peers/revoked-key-use',
+  capabilityMisuse: '/v1/peers/capability-misuse',
   session: '/v1/sessions/:id',
   root: '/v1/roots/:user',
   entries: '/v1/entries',
@@ -71,9 +72,11 @@ export const routes = {
   groups: '/v1/groups',
   group: '/v1/groups/:name',
   audit: '/v1/audit',
+  auditCheckpoint: '/v1/audit/checkpoint',
   alerts: '/v1/alerts',
   alertAck: '/v1/alerts/:id/ack',
   reports: '/v1/reports',
+  entryReport: '/v1/reports/entry',
   peerHealth: '/v1/peers/health',
 } as const;
 
@@ -98,6 +101,9 @@ export const releasePage = { default: 256, max: 512 } as const;
 
 /** Records in one page of `GET /v1/audit`: the default, and the most a reader may ask. */
 export const auditPage = { default: 100, max: 1000 } as const;
+
+/** Most characters of an entry report's `detail` (an audit detail's limit). */
+export const maxEntryReportDetail = 256;
 
 /** A decimal query parameter (query strings are text); bounded so it converts exactly. */
 const decimal = z
@@ -139,6 +145,8 @@ export const schemas = {
   idParam: z.strictObject({ id: fileId }),
   sessionParam: z.strictObject({ id: z.string().min(1).max(64) }),
   revokedKeyUse: z.strictObject({ user: userName }),
+  // A peer refused a validly signed capability addressed to another peer, or long expired.
+  capabilityMisuse: z.strictObject({ user: userName, reason: z.enum(['foreign', 'stale']) }),
   versionParam: z.strictObject({ id: fileId, version: decimal.pipe(z.number().int().min(1)) }),
   userParam: z.strictObject({ user: userName }),
   postRelease: z.strictObject({ envelope: b64(maxReleaseBytes) }),
@@ -158,6 +166,17 @@ export const schemas = {
     reason: z.enum(['integrity', 'audit']),
     block: b64(32).length(43),
     file: fileId,
+  }),
+  // A client found a version of an entry that is forged, rolled back or forked. `detail` is
+  // kept verbatim in the audit log, whose texts are at most 256 characters; printable only (no
+  // control, format or line-separator characters), so it cannot disguise itself in a listing.
+  entryReport: z.strictObject({
+    entry: fileId,
+    kind: z.enum(['forged', 'rollback', 'fork']),
+    detail: z
+      .string()
+      .max(maxEntryReportDetail)
+      .regex(/^[^\p{C}\p{Zl}\p{Zp}]*$/u, 'printable text'),
   }),
   alertParam: z.strictObject({ id: decimal }),
   listAudit: z.strictObject({
@@ -257,6 +276,14 @@ export interface AlertsResponse {
   alerts: AlertResponse[];
   scope: 'all' | 'own';
 }
+/**
+ * `GET /v1/audit/checkpoint` (for peers): the newest signed checkpoint of the audit log
+ * (`audit-checkpoint/v1`, base64url), or null before the first. Peers keep them as witnesses.
+ */
+export interface AuditCheckpointResponse {
+  envelope: string | null;
+}
+
 /** `GET /v1/audit`: a page of the records the caller may read, and the `after` of the next. */
 export interface AuditResponse {
   records: AuditRecordResponse[];
@@ -304,6 +331,14 @@ export interface ReportResponse {
   /** False when this reporter had already reported this block of this peer. */
   counted: boolean;
   quarantined: boolean;
+}
+/** `POST /v1/peers/capability-misuse`: the alert the report raised or counted up. */
+export interface CapabilityMisuseResponse {
+  alert: number;
+}
+/** `POST /v1/reports/entry`: the alerts the report raised or counted up (owner's first). */
+export interface EntryReportResponse {
+  alerts: number[];
 }
 /**
  * `GET /v1/peers/health`: every peer with a strike or a quarantine (live or not), by id. Counts

@@ -67,7 +67,7 @@ describe('peervault alerts', () => {
     const device = alert(1, {
       origin: 'device',
       rule: 'entry-rollback',
-      entry: 'abc',
+      subject: 'abc',
       evidence: 'directory 2, seen 3 by alice at 2025-01-31T14:05:09.000Z',
     });
     const lines = alertsLines(

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DemoNetwork, startDemoNetwork } from '../../src/cli/demo-network.js';
 import { readDemoState } from '../../src/cli/locate-peer.js';
+import { AlertAllowance, checkStoppedDirectory, throwFirst } from '../helpers/alerts.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 
 const portOf = (url: string) => Number(/:(\d+)$/.exec(url)![1]);
@@ -45,7 +46,16 @@ describe('demo network', () => {
   afterEach(async () => {
     await network?.close();
     network = undefined;
+    // Quiet by default (test/helpers/alerts.ts): the demo's directory raised no alert.
+    const undeclared = existsSync(join(dir, 'directory', 'directory.db'))
+      ? await checkStoppedDirectory(
+          { dataDir: join(dir, 'directory'), database: '' },
+          new AlertAllowance(),
+          'the demo directory',
+        )
+      : undefined;
     rmSync(dir, { recursive: true, force: true });
+    throwFirst(undeclared);
   });
 
   it('records where it listens in demo.json (0600) and holds demo.pid while running', async () => {

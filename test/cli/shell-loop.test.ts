@@ -247,3 +247,34 @@ describe('--password-stdin', () => {
     expect((await readFirstLine(Readable.from([]))).line).toBeUndefined();
   });
 });
+
+describe('the interactive shell', () => {
+  it('says at login how many security alerts are unread (and nothing when there are none)', async () => {
+    const run = async (unread: number) => {
+      const stub = stubApi();
+      const alerts = Array.from({ length: unread + 1 }, (_, i) => ({
+        id: i + 1,
+        origin: i === 0 ? 'device' : 'directory',
+        ackedAt: i < unread ? null : 1,
+      }));
+      Object.assign(stub.api, { alerts: () => Promise.resolve({ alerts, scope: 'own' }) });
+      let out = '';
+      await runShell({
+        api: stub.api,
+        input: Readable.from(['quit\n']),
+        output: new Writable({
+          write(chunk: Buffer, _e, done) {
+            out += chunk.toString();
+            done();
+          },
+        }),
+        errors: new Writable({ write: (_c, _e, done) => done() }),
+        interactive: true,
+        login: { user: 'alice', password: 'right' },
+      });
+      return out;
+    };
+    expect(await run(2)).toContain('2 unread security alerts: type alerts to read them.');
+    expect(await run(0)).not.toContain('unread security alert');
+  });
+});

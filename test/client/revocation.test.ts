@@ -23,13 +23,13 @@ import { parsePath } from '../../src/interface/paths.js';
 import { signDirEntry } from '../../src/wire/dir-entry.js';
 import { routes } from '../../src/wire/directory-api.js';
 import { chainHash } from '../../src/wire/key-log.js';
-import { bytesOf, startAgents, textOf } from '../helpers/agents.js';
+import { type Agents, bytesOf, startAgents, textOf } from '../helpers/agents.js';
 import { goodPassword, type TestDirectory } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 
 describe('revocate', () => {
   let dir: TestDirectory;
-  let agents: { close(): Promise<void> } | undefined;
+  let agents: Pick<Agents<string>, 'close' | 'allowAlerts'> | undefined;
   let client: DirectoryClient;
   const ctx = {} as Record<'alice' | 'bob' | 'carol', FileContext>;
   const p = (text: string) => parsePath(text, parseUserName('alice'));
@@ -124,6 +124,8 @@ describe('revocate', () => {
   });
 
   it('leaves the stolen keys and session useless for anything new', async () => {
+    // An attack: the readers' devices report the bad version to the directory's monitor.
+    agents?.allowAlerts(['entry-integrity']);
     const { alice, bob } = ctx;
     // The stolen session was ended by the revocation.
     await expectKindAsync('revoked', resolve(stolenSession, p('/alice/a.txt')));
@@ -190,6 +192,8 @@ describe('revocate', () => {
   });
 
   it('catches a directory that hides the revocation from a client that saw it (rollback)', async () => {
+    // An attack: the readers' devices report the bad version to the directory's monitor.
+    agents?.allowAlerts(['entry-integrity']);
     const db = new Database(join(dir.dataDir, 'directory.db'));
     const row = db
       .prepare('SELECT envelope, hash FROM key_log WHERE user_name = ? AND seq = 1')

@@ -23,7 +23,8 @@ describe('rollback and fork detection on the device', () => {
   let agents: Agents<'alice' | 'bob'>;
 
   beforeAll(async () => {
-    agents = await startAgents(['alice', 'bob'], { peers: 2 });
+    // Every test here is an attack that devices report to the directory's monitor.
+    agents = await startAgents(['alice', 'bob'], { peers: 2, allowAlerts: ['entry-integrity'] });
   });
   afterAll(async () => {
     await agents.close();
@@ -79,7 +80,7 @@ describe('rollback and fork detection on the device', () => {
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({
       rule: 'entry-rollback',
-      entry: body.id,
+      subject: body.id,
       count: 2,
       ackedAt: null,
     });
@@ -128,10 +129,10 @@ describe('rollback and fork detection on the device', () => {
         await bob.directory.close();
       }
       expect(second.directory.seen.alerts(second.session.user)).toMatchObject([
-        { rule: 'entry-fork', entry: body.id },
+        { rule: 'entry-fork', subject: body.id },
       ]);
       expect(
-        alice.directory.seen.alerts(alice.session.user).filter((a) => a.entry === body.id),
+        alice.directory.seen.alerts(alice.session.user).filter((a) => a.subject === body.id),
       ).toMatchObject([{ rule: 'entry-fork' }]);
     } finally {
       await second.directory.close();

@@ -18,12 +18,12 @@ import { parsePath } from '../../src/interface/paths.js';
 import { IdentityKeys } from '../../src/crypto/identity.js';
 import { chainHash } from '../../src/wire/key-log.js';
 import { signDirEntry } from '../../src/wire/dir-entry.js';
-import { bytesOf, startAgents, textOf } from '../helpers/agents.js';
+import { type Agents, bytesOf, startAgents, textOf } from '../helpers/agents.js';
 import type { TestDirectory } from '../helpers/directory.js';
 import { expectKind, expectKindAsync } from '../helpers/expect-error.js';
 
 describe('sharing', () => {
-  let agents: { close(): Promise<void> } | undefined;
+  let agents: Pick<Agents<string>, 'close' | 'allowAlerts'> | undefined;
   let dir: TestDirectory;
   const users = ['alice', 'bob', 'carol', 'dave', 'constructor', 'eve'] as const;
   const ctx = {} as Record<(typeof users)[number], FileContext>;
@@ -151,6 +151,8 @@ describe('sharing', () => {
   });
 
   it('rejects, at every reader, a write by a non-writer injected into the database', async () => {
+    // An attack: the readers' devices report the bad version to the directory's monitor.
+    agents?.allowAlerts(['entry-integrity']);
     const { alice, bob, carol, dave } = ctx;
     await writeFile(alice, p('/alice/injected.txt'), bytesOf('genuine'), {
       mode: 'create',
@@ -182,6 +184,8 @@ describe('sharing', () => {
   });
 
   it('refuses a version by a writer the owner has since removed, even through the database', async () => {
+    // An attack: the readers' devices report the bad version to the directory's monitor.
+    agents?.allowAlerts(['entry-integrity']);
     const { alice, bob, carol } = ctx;
     await writeFile(alice, p('/alice/removed.txt'), bytesOf('one'), {
       mode: 'create',

@@ -23,12 +23,12 @@ import { permissions } from '../../src/client/sharing.js';
 import { parseGrantWords } from '../../src/interface/grants.js';
 import { parseUserName } from '../../src/interface/names.js';
 import { parsePath } from '../../src/interface/paths.js';
-import { bytesOf, startAgents, textOf } from '../helpers/agents.js';
+import { type Agents, bytesOf, startAgents, textOf } from '../helpers/agents.js';
 import type { TestDirectory } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 
 describe('versions and restore', () => {
-  let agents: { close(): Promise<void> } | undefined;
+  let agents: Pick<Agents<string>, 'close' | 'allowAlerts'> | undefined;
   let dir: TestDirectory;
   const ctx = {} as Record<'alice' | 'bob' | 'carol', FileContext>;
   const p = (text: string) => parsePath(text, parseUserName('alice'));
@@ -97,6 +97,8 @@ describe('versions and restore', () => {
   });
 
   it('rejects at every reader a restore signed by a writer, even put straight into the database', async () => {
+    // An attack: the readers' devices report the bad version to the directory's monitor.
+    agents?.allowAlerts(['entry-integrity']);
     const { alice, bob, carol } = ctx;
     await writeFile(alice, p('/alice/kept.txt'), bytesOf('kept'), {
       mode: 'create',

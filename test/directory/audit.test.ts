@@ -10,7 +10,12 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
 import { newFileId } from '../../src/crypto/random.js';
-import { createDirectoryAudit, verifyAuditLog } from '../../src/directory/audit.js';
+import {
+  createDirectoryAudit,
+  isOverwrite,
+  type VerifiedVersion,
+  verifyAuditLog,
+} from '../../src/directory/audit.js';
 import type { AuditEvent, AuditRecord } from '../../src/interface/audit.js';
 import type { DirectoryStore, EntryRecord } from '../../src/interface/directory-store.js';
 import { parseUserName, type UserName } from '../../src/interface/names.js';
@@ -20,6 +25,8 @@ import {
   signAuditCheckpoint,
   zeroAuditHash,
 } from '../../src/wire/audit-log.js';
+import { type DirEntryBody, grantsOf, signDirEntry } from '../../src/wire/dir-entry.js';
+import { signEntryAcl } from '../../src/wire/entry-acl.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 import { storeEngines, storeHarness, type TestDatabase } from '../helpers/stores.js';
 
@@ -448,4 +455,102 @@ describe.each(storeEngines)('audit log on %s', (engine) => {
       });
     });
   }
+});
+
+/**
+ * What the update route records as `entry.overwritten` (for the monitor's `overwrite-burst`):
+ * every plain write counts, by the owner or a writer, however the certificate is renewed; what a
+ * revocation signs again under a new key, grant changes, deletions, restores and folders do not.
+ */
+describe('what counts as an overwrite', () => {
+  const alice = parseUserName('alice');
+  const bob = parseUserName('bob');
+  const aliceKey = SigningKeyPair.generate();
+  const aliceNewKey = SigningKeyPair.generate();
+  const bobKey = SigningKeyPair.generate();
+  const bobNewKey = SigningKeyPair.generate();
+  const id = newFileId();
+  const acl = { r: [] as UserName[], w: [bob] };
+  const certBy = (key: SigningKeyPair, version: number, users = acl) =>
+    signEntryAcl(key, { entry: id, owner: alice, version, ...users });
+
+  const body = (version: number, fields: Partial<DirEntryBody> = {}): DirEntryBody => ({
+    id,
+    parent: newFileId(),
+    owner: alice,
+    version,
+    kind: 'file',
+    tag: bytes(32),
+    name: bytes(8),
+    label: bytes(8),
+    meta: bytes(16),
+    keys: { alice: bytes(8), bob: bytes(8) },
+    acl,
+    aclCert: certBy(aliceKey, 1),
+    deleted: null,
+    prev: bytes(32),
+    time: now,
+    ...fields,
+  });
+  /** The stored version 1 of alice's file, written by `writer` with `key`. */
+  const stored = (
+    writer: UserName,
+    key: SigningKeyPair,
+    fields: Partial<DirEntryBody> = {},
+  ): Pick<EntryRecord, 'kind' | 'owner' | 'deletedAt' | 'envelope' | 'writer' | 'grants'> => {
+    const first = body(1, fields);
+    return {
+      kind: first.kind,
+      owner: alice,
+      deletedAt: first.deleted === null ? null : now,
+      envelope: signDirEntry(key, first),
+      writer,
+      grants: grantsOf(first),
+    };
+  };
+  /** Version 2 by `writer`, verified with `key`. */
+  const next = (
+    writer: UserName,
+    key: SigningKeyPair,
+    fields: Partial<DirEntryBody> = {},
+  ): VerifiedVersion => {
+    const version = body(2, fields);
+    return { body: version, grants: grantsOf(version), writer, signer: key.publicKey };
+  };
+
+  it('counts a new version by the key that signed the one before', () => {
+    expect(isOverwrite(stored(alice, aliceKey), next(alice, aliceKey))).toBe(true);
+    expect(isOverwrite(stored(bob, bobKey), next(bob, bobKey))).toBe(true);
+  });
+
+  it("counts a writer overwriting the owner's version, and the other way round", () => {
+    expect(isOverwrite(stored(alice, aliceKey), next(bob, bobKey))).toBe(true);
+    expect(isOverwrite(stored(bob, bobKey), next(alice, aliceKey))).toBe(true);
+  });
+
+  it('counts an owner who renews the certificate with the same key: no way around the count', () => {
+    const renewed = { aclCert: certBy(aliceKey, 2) };
+    expect(isOverwrite(stored(alice, aliceKey), next(alice, aliceKey, renewed))).toBe(true);
+    expect(isOverwrite(stored(bob, bobKey), next(alice, aliceKey, renewed))).toBe(true);
+  });
+
+  it('leaves out what revocate signs again under the new key', () => {
+    // Own entries: a version and a certificate by the new key, the same grants.
+    const renewed = { aclCert: certBy(aliceNewKey, 2) };
+    expect(isOverwrite(stored(alice, aliceKey), next(alice, aliceNewKey, renewed))).toBe(false);
+    expect(isOverwrite(stored(bob, bobKey), next(alice, aliceNewKey, renewed))).toBe(false);
+    // Another's entry the user last wrote: the owner's certificate stays, the key is new.
+    expect(isOverwrite(stored(bob, bobKey), next(bob, bobNewKey))).toBe(false);
+  });
+
+  it('leaves out grant changes, deletions, restores and folders', () => {
+    const none = { r: [] as UserName[], w: [] as UserName[] };
+    const unshared = { acl: none, aclCert: certBy(aliceKey, 2, none), keys: { alice: bytes(8) } };
+    expect(isOverwrite(stored(alice, aliceKey), next(alice, aliceKey, unshared))).toBe(false);
+    const deleted = { at: now, by: alice };
+    expect(isOverwrite(stored(alice, aliceKey), next(alice, aliceKey, { deleted }))).toBe(false);
+    expect(isOverwrite(stored(alice, aliceKey, { deleted }), next(alice, aliceKey))).toBe(false);
+    const folder = { kind: 'dir' as const };
+    expect(isOverwrite(stored(alice, aliceKey, folder), next(alice, aliceKey, folder))).toBe(false);
+  });
 });

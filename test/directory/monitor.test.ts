@@ -1,7 +1,8 @@
 /**
  * The security monitor over the store, on both engines, driven with audit records directly (a
  * real OPAQUE loop of 10,000 guesses would take minutes; monitor-routes.test.ts logs in for real):
- * each rule fires once per subject and window for its attacker and stays quiet for ordinary use.
+ * each rule fires once per subject and window for its attacker and stays quiet for ordinary use,
+ * and a restarted monitor goes on counting where the last one stopped.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { createDirectoryMonitor } from '../../src/directory/monitor.js';
 import { countLoginAttempt } from '../../src/directory/throttle.js';
 import type { AuditEvent } from '../../src/interface/audit.js';
 import type { DirectoryStore } from '../../src/interface/directory-store.js';
+import type { FileId } from '../../src/interface/ids.js';
 import { isFsError } from '../../src/interface/errors.js';
 import { parseUserName, type UserName } from '../../src/interface/names.js';
 import { storeEngines, storeHarness } from '../helpers/stores.js';
@@ -215,6 +217,124 @@ describe.each(storeEngines)('security monitor on %s', (engine) => {
       () => failedLogin(null, start),
     );
     expect((await store.listAlerts(alice)).map((a) => a.rule)).toEqual(['test', 'deletion-burst']);
+  });
+
+  /** `actor` wrote a new version of `owner`'s live file `entry` (an `entry.overwritten`). */
+  const overwritten = (
+    actor: UserName,
+    owner: UserName,
+    entry: FileId,
+    time: number,
+  ): AuditEvent => ({
+    time,
+    event: 'entry.overwritten',
+    actor,
+    subjects: [owner],
+    entry,
+    source: '127.0.0.1',
+    details: { version: 2 },
+  });
+
+  it('alerts the owner once for one account overwriting 100 files, and protects them all', async () => {
+    const { store, monitor } = await world();
+    const alice = freshName();
+    const mallory = freshName();
+    const ids = Array.from({ length: defaultMonitor.burstOverwrites + 5 }, () => newFileId());
+    const events = ids.map((id, i) => overwritten(mallory, alice, id, start + i * 100));
+    // Ten more versions of the first file in the middle of it: each is counted, once a file.
+    events.splice(
+      50,
+      0,
+      ...Array.from({ length: 10 }, (_, i) =>
+        overwritten(mallory, alice, ids[0]!, start + 5000 + i),
+      ),
+    );
+    await appendAll(store, events);
+    await monitor.scan();
+    const alerts = await store.listAlerts();
+    expect(alerts).toHaveLength(1);
+    const [alert] = alerts;
+    expect(alert).toMatchObject({
+      rule: 'overwrite-burst',
+      audience: alice,
+      admin: true,
+      severity: 'critical',
+      count: events.length,
+    });
+    expect(alert?.summary).toContain(mallory);
+    for (const id of ids) expect(await store.protectingAlerts(id)).toEqual([alert?.id]);
+    await store.ackAlert(alert?.id ?? 0, start + 60_000);
+    for (const id of ids) expect(await store.protectingAlerts(id)).toEqual([]);
+  });
+
+  it('is quiet for many versions of a few files, and for a slow stream of overwrites', async () => {
+    const { store, monitor } = await world();
+    const alice = freshName();
+    const bob = freshName();
+    const editing = newFileId();
+    const others = Array.from({ length: defaultMonitor.burstOverwrites - 2 }, () => newFileId());
+    await appendAll(store, [
+      // An editor autosaving one file 150 times, among 98 other files: 99 files in all.
+      ...Array.from({ length: 150 }, (_, i) => overwritten(alice, alice, editing, start + i)),
+      ...others.map((id, i) => overwritten(alice, alice, id, start + 200 + i)),
+      // Bob, a writer, overwrites 60 of alice's files: his count is his own.
+      ...others.slice(0, 60).map((id, i) => overwritten(bob, alice, id, start + 400 + i)),
+      // 150 files over 15 minutes: never 100 within 5.
+      ...Array.from({ length: 150 }, (_, i) =>
+        overwritten(bob, bob, newFileId(), start + 10_000 + i * 6000),
+      ),
+    ]);
+    await monitor.scan();
+    expect(await store.listAlerts()).toEqual([]);
+  });
+
+  it('keeps its windows over a restart: counts go on, nothing is raised or counted twice', async () => {
+    const { store } = await world();
+    const alice = freshName();
+    const guesses = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => failedLogin(alice, start + (from + i) * 1000));
+    const first = createDirectoryMonitor({ store, policy: defaultMonitor, after: 0 });
+    await appendAll(store, guesses(0, 15));
+    await first.scan();
+    expect(await store.listAlerts()).toEqual([]);
+    // The directory restarts: the new process replays the last hour and raises nothing for it.
+    const second = createDirectoryMonitor({ store, policy: defaultMonitor });
+    await second.scan();
+    expect(await store.listAlerts()).toEqual([]);
+    await appendAll(store, guesses(15, 5));
+    await second.scan();
+    const raised = await store.listAlerts(alice);
+    expect(raised).toHaveLength(1);
+    expect(raised[0]).toMatchObject({ rule: 'password-guessing', count: 20 });
+    // Another restart, then one more guess: the same alert, counted up by one.
+    const third = createDirectoryMonitor({ store, policy: defaultMonitor });
+    await third.scan();
+    expect((await store.listAlerts(alice))[0]?.count).toBe(20);
+    await appendAll(store, guesses(20, 1));
+    await third.scan();
+    const after = await store.listAlerts(alice);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ id: raised[0]?.id, count: 21 });
+    const logged = (await store.listAudit(0, 100)).filter((r) => r.event === 'alert');
+    expect(logged).toHaveLength(1);
+  });
+
+  it('keeps an overwrite burst going over a restart, protecting the files after it too', async () => {
+    const { store } = await world();
+    const alice = freshName();
+    const ids = Array.from({ length: defaultMonitor.burstOverwrites }, () => newFileId());
+    const events = ids.map((id, i) => overwritten(alice, alice, id, start + i * 100));
+    const first = createDirectoryMonitor({ store, policy: defaultMonitor, after: 0 });
+    await appendAll(store, events.slice(0, 60));
+    await first.scan();
+    const second = createDirectoryMonitor({ store, policy: defaultMonitor });
+    await second.scan();
+    await appendAll(store, events.slice(60));
+    await second.scan();
+    const [alert, ...rest] = await store.listAlerts(alice);
+    expect(rest).toEqual([]);
+    expect(alert).toMatchObject({ rule: 'overwrite-burst', count: ids.length });
+    for (const id of ids) expect(await store.protectingAlerts(id)).toEqual([alert?.id]);
   });
 
   it('is quiet for a few deletions and for purges', async () => {

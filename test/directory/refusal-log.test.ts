@@ -21,6 +21,7 @@ import { routes } from '../../src/wire/directory-api.js';
 import { signEntryAcl } from '../../src/wire/entry-acl.js';
 import { chainHash } from '../../src/wire/key-log.js';
 import { createSelfSignedCertificate } from '../../src/wire/tls-certificate.js';
+import { AlertAllowance, throwFirst } from '../helpers/alerts.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 
@@ -84,8 +85,11 @@ describe('refusal log', () => {
     );
     await app.listen({ host: '127.0.0.1', port: 0 });
     close = async () => {
+      // Quiet by default (test/helpers/alerts.ts): these few refusals must raise no alert.
+      const undeclared = await new AlertAllowance().check(store, 'the directory');
       await app.close();
       await store.close();
+      throwFirst(undeclared);
     };
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;

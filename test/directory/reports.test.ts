@@ -60,7 +60,12 @@ describe.each(engines)('peer reports and quarantine on %s', (engine) => {
     (await client.peerHealth()).peers.find((p) => p.key === toBase64url(peer.publicKey));
 
   beforeAll(async () => {
-    dir = await startTestDirectory(engine, { quarantineBlocks: 3, quarantineReporters: 2 });
+    // Peers are quarantined on purpose: each quarantine tells the reporters and admins.
+    dir = await startTestDirectory(
+      engine,
+      { quarantineBlocks: 3, quarantineReporters: 2 },
+      { allowAlerts: ['peer-quarantined'] },
+    );
     client = await dir.client();
     for (const user of ['alice', 'bob', 'carol']) {
       await client.register(user, goodPassword(user));

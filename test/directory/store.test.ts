@@ -25,6 +25,7 @@ import type {
   PeerRecord,
   UserRecord,
 } from '../../src/interface/directory-store.js';
+import type { AuditEvent } from '../../src/interface/audit.js';
 import type { FileId } from '../../src/interface/ids.js';
 import { parseUserName, type UserName } from '../../src/interface/names.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
@@ -1068,6 +1069,38 @@ describe.each(storeEngines)('DirectoryStore on %s', (engine) => {
         expect((await log.listReleases(0, 10)).map((r) => r.seq)).toEqual([first, appended]);
       },
     );
+  });
+
+  describe('audit log', () => {
+    it('finds where the records of a time on begin, for the monitor warm-up', async () => {
+      // A database of its own: the seqs are asserted.
+      const log = await harness.fresh().open();
+      expect(await log.auditSeqAt(now)).toBe(1);
+      const at = (offset: number): AuditEvent => ({
+        time: now + offset,
+        event: 'login.failed',
+        actor: null,
+        subjects: [],
+        entry: null,
+        source: '192.0.2.1',
+        details: { reason: 'unfinished' },
+      });
+      // Seqs 1 … 7, equal times side by side.
+      await log.appendAudit([100, 100, 200, 300, 300, 300, 500].map(at));
+      const seqAt = (offset: number) => log.auditSeqAt(now + offset);
+      expect(await seqAt(0)).toBe(1);
+      expect(await seqAt(100)).toBe(1);
+      expect(await seqAt(101)).toBe(3);
+      expect(await seqAt(300)).toBe(4);
+      expect(await seqAt(301)).toBe(7);
+      expect(await seqAt(500)).toBe(7);
+      expect(await seqAt(501)).toBe(8);
+      // A long log takes a handful of steps, and lands exactly.
+      await log.appendAudit(Array.from({ length: 2000 }, (_, i) => at(1000 + i * 10)));
+      expect(await seqAt(1000 + 5555)).toBe(7 + 557);
+      expect(await seqAt(1000 + 19_990)).toBe(7 + 2000);
+      expect(await seqAt(1000 + 19_991)).toBe(7 + 2001);
+    });
   });
 
   describe('bytes', () => {

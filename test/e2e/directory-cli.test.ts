@@ -20,7 +20,16 @@ const run = (...args: string[]) =>
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  // Every cleanup runs even when one fails (a directory's stop fails on an undeclared alert).
+  const failures: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 });
 
 function tempDir(): string {

@@ -11,6 +11,9 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiAlert, LocalApi } from '../../src/cli/local-api.js';
+import { IdentityKeys } from '../../src/crypto/identity.js';
+import { parseUserName } from '../../src/interface/names.js';
+import { chainHash, makeGenesis } from '../../src/wire/key-log.js';
 import { goodPassword } from '../helpers/directory.js';
 import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
 
@@ -26,6 +29,8 @@ describe('peers gossiping what they saw catch a forked directory', () => {
       peers: 2,
       replicas: 2,
       peerArgs: ['--gossip-interval', '200ms'],
+      // alice's own read of the forked file is reported to the directory's monitor too.
+      allowAlerts: ['entry-integrity'],
     });
     await net.register('alice', goodPassword('alice'));
     await net.register('bob', goodPassword('bob'));
@@ -113,5 +118,64 @@ describe('peers gossiping what they saw catch a forked directory', () => {
     expect(acked.ackedAt).not.toBeNull();
     await sleep(600);
     expect((await deviceAlerts(alice)).filter((a) => a.ackedAt === null)).toEqual([]);
+  });
+
+  it('catches a directory that shows a newcomer a substituted key for alice, when peers gossip', async () => {
+    // alice's and bob's peers saw alice's real key log (bob read her files above).
+    const carolPeer = await net.addPeer();
+    await net.register('carol', goodPassword('carol'));
+    const carol = new LocalApi({ url: carolPeer.proc.ready.api, token: carolPeer.token });
+    await carol.login('carol', goodPassword('carol'));
+    await carol.writeFile('/carol/hello.txt', Buffer.from('hi'), 'create');
+
+    // The directory swaps alice's key log for one whose keys it holds.
+    const db = new Database(join(dirname(net.peers[0]!.data), 'directory', 'directory.db'));
+    const real = db
+      .prepare<[string], { seq: number; envelope: Buffer; hash: Buffer }>(
+        'SELECT seq, envelope, hash FROM key_log WHERE user_name = ? ORDER BY seq',
+      )
+      .all('alice');
+    const user = parseUserName('alice');
+    const fake = makeGenesis(user, IdentityKeys.generate(), Date.now());
+    try {
+      db.prepare('DELETE FROM key_log WHERE user_name = ?').run('alice');
+      db.prepare('INSERT INTO key_log (user_name, seq, envelope, hash) VALUES (?, 0, ?, ?)').run(
+        'alice',
+        fake,
+        chainHash(fake),
+      );
+      // carol, who never saw alice's keys, shares with "alice": her peer trusts the log it is
+      // shown (first use) and wraps the file key to the directory's key. That is the attack.
+      await carol.writeFile('/carol/for-alice.txt', Buffer.from('secret'), 'create', [
+        { user: 'alice', right: 'r' },
+      ]);
+
+      const keyAlerts = async (api: LocalApi) =>
+        (await deviceAlerts(api)).filter((a) => a.rule === 'key-log-fork');
+      let carolSaw: ApiAlert[] = [];
+      let bobSaw: ApiAlert[] = [];
+      for (let i = 0; i < 50 && (carolSaw.length === 0 || bobSaw.length === 0); i++) {
+        await sleep(200);
+        carolSaw = await keyAlerts(carol);
+        bobSaw = await keyAlerts(bob);
+      }
+      for (const saw of [carolSaw, bobSaw]) {
+        expect(saw).toHaveLength(1);
+        expect(saw[0]).toMatchObject({ subject: 'key-log:alice', severity: 'critical' });
+        expect(saw[0]!.action).toMatch(/compare it with/);
+        expect(saw[0]!.evidence).toMatch(/^event 0: this device [0-9a-f]{16} \(key /);
+      }
+    } finally {
+      db.prepare('DELETE FROM key_log WHERE user_name = ?').run('alice');
+      for (const row of real) {
+        db.prepare('INSERT INTO key_log (user_name, seq, envelope, hash) VALUES (?, ?, ?, ?)').run(
+          'alice',
+          row.seq,
+          row.envelope,
+          row.hash,
+        );
+      }
+      db.close();
+    }
   });
 });

@@ -55,7 +55,13 @@ describe('a peer that serves flipped bytes is quarantined', () => {
 
   beforeAll(async () => {
     // The bad peer starts first, so the others' (cached) live lists include it from the start.
-    net = await startProcessNetwork({ peers: 0, replicas: 3, capacity: '256M' });
+    // The bad peer is quarantined on purpose: that tells the reporters and admins.
+    net = await startProcessNetwork({
+      peers: 0,
+      replicas: 3,
+      capacity: '256M',
+      allowAlerts: ['peer-quarantined'],
+    });
     bad = await net.addPeer([], { PEERVAULT_TEST_MISBEHAVE: 'flip' });
     for (let i = 0; i < 3; i++) await net.addPeer();
     await net.register('alice', goodPassword('alice'));

@@ -8,6 +8,7 @@ import { type FileContext, readFile } from '../../src/client/files.js';
 import type { DirectoryConfig } from '../../src/directory/config.js';
 import type { PathName } from '../../src/interface/paths.js';
 import { createReplicator } from '../../src/peer/replication.js';
+import type { AlertOptions, AllowedAlerts } from './alerts.js';
 import { type BlockNetwork, startBlockNetwork } from './block-network.js';
 import { goodPassword, startTestDirectory, type TestDirectory } from './directory.js';
 
@@ -18,16 +19,27 @@ export interface Agents<U extends string> {
   /** The one directory client every user's context shares. */
   client: DirectoryClient;
   ctx: Record<U, FileContext>;
-  /** Stops the peers and the directory. */
+  /** Allows these alerts too, from the test that triggers them (test/helpers/alerts.ts). */
+  allowAlerts(allowed: AllowedAlerts): void;
+  /** Stops the peers and the directory; fails on an undeclared alert (test/helpers/alerts.ts). */
   close(): Promise<void>;
 }
 
-/** Registers and logs in `users` (passwords from {@link goodPassword}). */
+/**
+ * Registers and logs in `users` (passwords from {@link goodPassword}). The directory may raise
+ * no alert unless `allowAlerts` names the rule.
+ */
 export async function startAgents<U extends string>(
   users: readonly U[],
-  options: { peers?: number; replicas?: number; directory?: Partial<DirectoryConfig> } = {},
+  options: {
+    peers?: number;
+    replicas?: number;
+    directory?: Partial<DirectoryConfig>;
+  } & AlertOptions = {},
 ): Promise<Agents<U>> {
-  const dir = await startTestDirectory('sqlite', options.directory);
+  const dir = await startTestDirectory('sqlite', options.directory, {
+    allowAlerts: options.allowAlerts,
+  });
   const net = await startBlockNetwork(options.peers ?? 3);
   const client = await dir.client();
   const replicator = createReplicator({
@@ -54,9 +66,13 @@ export async function startAgents<U extends string>(
     net,
     client,
     ctx,
+    allowAlerts: (allowed) => dir.allowAlerts(allowed),
     async close() {
-      await net.close();
-      await dir.stop();
+      try {
+        await net.close();
+      } finally {
+        await dir.stop();
+      }
     },
   };
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import type { AlertOptions, AllowedAlerts } from './alerts.js';
 import { goodPassword } from './directory.js';
 import { startPeervault } from './processes.js';
 
@@ -58,17 +59,32 @@ export interface DemoUsers {
   shell(user: string, lines: readonly string[]): Promise<Run>;
   /** A one-shot command as `user`, logged in for that command only. */
   as(user: string, args: readonly string[]): Promise<Run>;
-  /** Stops the demo and removes its directory. */
+  /** Allows these alerts too, from the test that triggers them (test/helpers/alerts.ts). */
+  allowAlerts(allowed: AllowedAlerts): void;
+  /**
+   * Stops the demo and removes its directory; then fails if its directory raised an alert the
+   * test did not allow (test/helpers/alerts.ts).
+   */
   stop(): Promise<void>;
 }
 
-/** Starts a demo in a new directory named from `prefix`, registering `extra` users too. */
+/**
+ * Starts a demo in a new directory named from `prefix`, registering `extra` users too. Its
+ * directory may raise no alert unless `options.allowAlerts` names the rule.
+ */
 export async function startDemoUsers(
   prefix: string,
   extra: readonly string[] = ['dave'],
+  options: AlertOptions = {},
 ): Promise<DemoUsers> {
   const cwd = mkdtempSync(join(tmpdir(), prefix));
-  const demo = await startPeervault<{ accounts: string }>(['demo', '--no-shell'], 30_000, {}, cwd);
+  const demo = await startPeervault<{ accounts: string }>(
+    ['demo', '--no-shell'],
+    30_000,
+    {},
+    cwd,
+    options,
+  );
   const accounts = JSON.parse(readFileSync(demo.ready.accounts, 'utf8')) as {
     accounts: { user: string; password: string }[];
   };
@@ -94,9 +110,13 @@ export async function startDemoUsers(
       ),
     as: (user, args) =>
       runPeervault(cwd, [...args, '--user', user, '--password-stdin'], `${passwords[user]!}\n`),
+    allowAlerts: (allowed) => demo.allowAlerts(allowed),
     async stop() {
-      await demo.stop();
-      rmSync(cwd, { recursive: true, force: true });
+      try {
+        await demo.stop(); // checks its directory's alerts
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
+      }
     },
   };
 }

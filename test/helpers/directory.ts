@@ -10,6 +10,7 @@ import type { DirectoryConfig } from '../../src/directory/config.js';
 import { type RunningDirectory, startDirectory } from '../../src/directory/service.js';
 import { openPostgresStore, openSqliteStore } from '../../src/directory/store/open-store.js';
 import { DirectoryClient } from '../../src/client/directory-client.js';
+import { AlertAllowance, type AlertOptions, type AllowedAlerts } from './alerts.js';
 
 export type Engine = 'sqlite' | 'postgres';
 export const engines: Engine[] = ['sqlite', 'postgres'];
@@ -25,14 +26,25 @@ export interface TestDirectory {
   endpoint: { url: string; fingerprint: string };
   /** A new client, optionally connecting from another loopback address (another "source"). */
   client(localAddress?: string): Promise<DirectoryClient>;
+  /** Allows these alerts too, from the test that triggers them (test/helpers/alerts.ts). */
+  allowAlerts(allowed: AllowedAlerts): void;
+  /**
+   * Stops the directory and removes its data; then fails if it raised an alert the test did
+   * not allow (quiet by default, test/helpers/alerts.ts).
+   */
   stop(): Promise<void>;
 }
 
-/** Starts a directory over `engine` with optional config overrides. */
+/**
+ * Starts a directory over `engine` with optional config overrides. It may raise no alert
+ * unless `options.allowAlerts` (or {@link TestDirectory.allowAlerts}) names the rule.
+ */
 export async function startTestDirectory(
   engine: Engine,
   config: Partial<DirectoryConfig> = {},
+  options: AlertOptions = {},
 ): Promise<TestDirectory> {
+  const allowance = new AlertAllowance(options.allowAlerts);
   const dataDir = mkdtempSync(join(tmpdir(), 'pv-dir-'));
   const schema = `pv_test_${Math.random().toString(36).slice(2, 10)}`;
   const store =
@@ -56,16 +68,23 @@ export async function startTestDirectory(
       clients.push(client);
       return client;
     },
+    allowAlerts: (allowed) => allowance.allow(allowed),
     async stop() {
-      await Promise.all(clients.map((c) => c.close()));
-      await running.close();
-      if (engine === 'postgres') {
-        const admin = new pg.Client({ connectionString: postgresUrl });
-        await admin.connect();
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await admin.end();
+      let undeclared: Error | undefined;
+      try {
+        undeclared = await allowance.check(running.store, `the test directory (${engine})`);
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
+        await running.close();
+        if (engine === 'postgres') {
+          const admin = new pg.Client({ connectionString: postgresUrl });
+          await admin.connect();
+          await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+          await admin.end();
+        }
+        rmSync(dataDir, { recursive: true, force: true });
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (undeclared) throw undeclared;
     },
   };
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { DirectoryClient } from '../../src/client/directory-client.js';
+import type { AlertOptions, AllowedAlerts } from './alerts.js';
 import { type RunningProcess, startPeervault } from './processes.js';
 
 /** A peer process and how to call its local API. */
@@ -33,30 +34,46 @@ export interface ProcessNetwork {
   addPeer(extraArgs?: readonly string[], env?: NodeJS.ProcessEnv): Promise<ProcessPeer>;
   /** Registers a user at the directory (through a pinned client). */
   register(user: string, password: string): Promise<void>;
-  /** Stops every process and removes the data directories. */
+  /** Allows these alerts too, from the test that triggers them (test/helpers/alerts.ts). */
+  allowAlerts(allowed: AllowedAlerts): void;
+  /**
+   * Stops every process and removes the data directories; then fails if the directory raised
+   * an alert the test did not allow (test/helpers/alerts.ts).
+   */
   close(): Promise<void>;
 }
 
-/** Starts a directory and `peers` peer processes. */
-export async function startProcessNetwork(options: {
-  peers: number;
-  replicas?: number;
-  capacity?: string;
-  /** Extra arguments for `peervault directory`. */
-  directoryArgs?: readonly string[];
-  /** Extra arguments for every `peervault peer`. */
-  peerArgs?: readonly string[];
-}): Promise<ProcessNetwork> {
+/**
+ * Starts a directory and `peers` peer processes. The directory may raise no alert unless
+ * `allowAlerts` names the rule.
+ */
+export async function startProcessNetwork(
+  options: {
+    peers: number;
+    replicas?: number;
+    capacity?: string;
+    /** Extra arguments for `peervault directory`. */
+    directoryArgs?: readonly string[];
+    /** Extra arguments for every `peervault peer`. */
+    peerArgs?: readonly string[];
+  } & AlertOptions,
+): Promise<ProcessNetwork> {
   const root = mkdtempSync(join(tmpdir(), 'pv-net-'));
-  const directory = await startPeervault<{ url: string; fingerprint: string }>([
-    'directory',
-    '--data',
-    join(root, 'directory'),
-    '--listen',
-    '127.0.0.1:0',
-    ...(options.directoryArgs ?? []),
-    '--json',
-  ]);
+  const directory = await startPeervault<{ url: string; fingerprint: string }>(
+    [
+      'directory',
+      '--data',
+      join(root, 'directory'),
+      '--listen',
+      '127.0.0.1:0',
+      ...(options.directoryArgs ?? []),
+      '--json',
+    ],
+    20_000,
+    {},
+    undefined,
+    { allowAlerts: options.allowAlerts },
+  );
   const pin = `${directory.ready.url}#${directory.ready.fingerprint}`;
   const peers: ProcessPeer[] = [];
   const addPeer = async (
@@ -123,10 +140,17 @@ export async function startProcessNetwork(options: {
         await client.close();
       }
     },
+    allowAlerts: (allowed) => directory.allowAlerts(allowed),
     async close() {
-      for (const peer of peers) await peer.proc.stop();
-      await directory.stop();
-      rmSync(root, { recursive: true, force: true });
+      try {
+        for (const peer of peers) await peer.proc.stop();
+      } finally {
+        try {
+          await directory.stop(); // checks its alerts
+        } finally {
+          rmSync(root, { recursive: true, force: true });
+        }
+      }
     },
   };
 }

@@ -1,11 +1,23 @@
 /**
  * Real `peervault` processes for end-to-end tests: spawn, wait for the JSON line that says
  * they are ready, kill (politely or with SIGKILL), and fresh PostgreSQL databases for them.
+ *
+ * A directory process (`peervault directory`, or the one inside `peervault demo`) is checked
+ * each time it has stopped: its database may hold no alert the test did not allow
+ * (test/helpers/alerts.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import {
+  AlertAllowance,
+  type AlertOptions,
+  type AllowedAlerts,
+  checkStoppedDirectory,
+  type DirectoryStoreLocation,
+} from './alerts.js';
 import { postgresUrl } from './directory.js';
 
 const bin = fileURLToPath(new URL('../../bin/peervault.js', import.meta.url));
@@ -15,19 +27,66 @@ export interface RunningProcess<T> {
   child: ChildProcess;
   ready: T;
   stderr: () => string;
-  /** SIGTERM and wait for exit. */
+  /**
+   * For a directory (or demo) process, allows these alerts too, from the test that triggers
+   * them; nothing for other processes.
+   */
+  allowAlerts(allowed: AllowedAlerts): void;
+  /**
+   * SIGTERM and wait for exit. A directory's database is then checked: fails on an alert the
+   * test did not allow.
+   */
   stop(): Promise<number | null>;
-  /** SIGKILL: no chance to flush or clean up. */
+  /** SIGKILL: no chance to flush or clean up. Checked like {@link stop}. */
   kill(): Promise<void>;
 }
 
-/** Spawns `peervault ...args` and resolves with the first stdout line parsed as JSON. */
+/** The value of `--name VALUE` or `--name=VALUE` in `args`. */
+function flag(args: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) return args[i + 1];
+    if (args[i]!.startsWith(`--${name}=`)) return args[i]!.slice(name.length + 3);
+  }
+  return undefined;
+}
+
+/**
+ * Where the directory that `peervault ...args` runs keeps its store (as src/cli/commands/
+ * directory.ts and demo.ts choose it), or undefined when the command runs no directory.
+ */
+function directoryStoreOf(
+  args: readonly string[],
+  ready: unknown,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): DirectoryStoreLocation | undefined {
+  const [command, sub] = args;
+  if (command === 'directory' && (sub === undefined || sub.startsWith('-'))) {
+    return {
+      dataDir: resolve(cwd, flag(args, 'data') ?? './.peervault/directory'),
+      database: flag(args, 'database') ?? env['DATABASE_URL'] ?? '',
+    };
+  }
+  const accounts = (ready as { accounts?: unknown } | null)?.accounts;
+  if (command === 'demo' && typeof accounts === 'string') {
+    // The demo's state names DIR/accounts.json; its directory is DIR/directory, on SQLite.
+    return { dataDir: join(dirname(resolve(cwd, accounts)), 'directory'), database: '' };
+  }
+  return undefined;
+}
+
+/**
+ * Spawns `peervault ...args` and resolves with the first stdout line parsed as JSON. A
+ * directory it runs may raise no alert unless `options.allowAlerts` names the rule.
+ */
 export function startPeervault<T>(
   args: string[],
   timeoutMs = 20_000,
   env: NodeJS.ProcessEnv = {},
   cwd?: string,
+  options: AlertOptions = {},
 ): Promise<RunningProcess<T>> {
+  const allowance = new AlertAllowance(options.allowAlerts);
   const child = spawn(process.execPath, [bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -47,17 +106,29 @@ export function startPeervault<T>(
     lines.once('line', (line) => {
       clearTimeout(timer);
       try {
+        const ready = JSON.parse(line) as T;
+        const store = directoryStoreOf(args, ready, { ...process.env, ...env }, cwd ?? '.');
+        const check = async () => {
+          if (store === undefined) return;
+          const where = `the database of \`peervault ${args.join(' ')}\``;
+          const undeclared = await checkStoppedDirectory(store, allowance, where);
+          if (undeclared) throw undeclared;
+        };
         resolve({
           child,
-          ready: JSON.parse(line) as T,
+          ready,
           stderr: () => stderr,
+          allowAlerts: (allowed) => allowance.allow(allowed),
           async stop() {
             child.kill('SIGTERM');
-            return exited;
+            const code = await exited;
+            await check();
+            return code;
           },
           async kill() {
             child.kill('SIGKILL');
             await exited;
+            await check();
           },
         });
       } catch {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from '../../src/client/files.js';
 import { resolve } from '../../src/client/namespace.js';
 import { openSeenVersions, type SeenVersions } from '../../src/client/seen-versions.js';
+import { IdentityKeys } from '../../src/crypto/identity.js';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
 import { parseFileId } from '../../src/interface/ids.js';
 import { parseUserName } from '../../src/interface/names.js';
@@ -23,9 +24,10 @@ import {
 import { buildBlockServer } from '../../src/peer/block-routes.js';
 import { createMemoryBlockStore } from '../../src/peer/blockstore/memory-store.js';
 import { gossipRoutes, registerGossipRoutes } from '../../src/peer/head-gossip.js';
+import { signAuditCheckpoint } from '../../src/wire/audit-log.js';
 import { toBase64url } from '../../src/wire/base64.js';
 import { decodeDirEntryUnverified, signDirEntry } from '../../src/wire/dir-entry.js';
-import { chainHash } from '../../src/wire/key-log.js';
+import { chainHash, makeGenesis } from '../../src/wire/key-log.js';
 import { createSelfSignedCertificate } from '../../src/wire/tls-certificate.js';
 import { type Agents, bytesOf, startAgents } from '../helpers/agents.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
@@ -42,6 +44,8 @@ describe('gossip routes', () => {
   let envelope: Uint8Array;
   const events: Record<string, unknown>[] = [];
   const bob = parseUserName('bob');
+  /** Stands for the directory's identity key, which signs its audit checkpoints. */
+  const directoryKey = SigningKeyPair.generate();
 
   beforeAll(async () => {
     agents = await startAgents(['alice'], { peers: 1, replicas: 1 });
@@ -72,6 +76,7 @@ describe('gossip routes', () => {
     registerGossipRoutes(app, {
       seen,
       directory: agents.client,
+      directoryKey: directoryKey.publicKey,
       self: serverKey.publicKey,
       peerAllowed,
       log: (event) => events.push(event),
@@ -122,7 +127,7 @@ describe('gossip routes', () => {
       heads(unknown, 7, new Uint8Array(32).fill(1)),
       4096,
     );
-    expect(answer).toEqual({ differ: [] });
+    expect(answer).toEqual({ differ: [], keysDiffer: [] });
     expect(seen.latest(unknown)).toBeUndefined();
     const body = decodeDirEntryUnverified(envelope);
     // The same version: nothing differs.
@@ -133,7 +138,7 @@ describe('gossip routes', () => {
         heads(body.id, 1, chainHash(envelope)),
         4096,
       ),
-    ).toEqual({ differ: [] });
+    ).toEqual({ differ: [], keysDiffer: [] });
     // A newer version claimed by a peer is not news either (and plants nothing).
     expect(
       await friend.exchange(
@@ -142,7 +147,7 @@ describe('gossip routes', () => {
         heads(body.id, 5, new Uint8Array(32)),
         4096,
       ),
-    ).toEqual({ differ: [] });
+    ).toEqual({ differ: [], keysDiffer: [] });
     expect(seen.latest(body.id)!.version).toBe(1);
     await expectKindAsync(
       'invalid',
@@ -156,7 +161,7 @@ describe('gossip routes', () => {
     const forged = signDirEntry(stranger, { ...body, time: body.time + 1 });
     expect(
       await friend.exchange(server, gossipRoutes.heads, heads(body.id, 1, chainHash(forged)), 4096),
-    ).toEqual({ differ: [{ entry: body.id, version: 1 }] });
+    ).toEqual({ differ: [{ entry: body.id, version: 1 }], keysDiffer: [] });
     const answer = await friend.exchange(
       server,
       gossipRoutes.compare,
@@ -186,7 +191,69 @@ describe('gossip routes', () => {
     }
     const alerts = seen.alerts(bob);
     expect(alerts).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({ rule: 'entry-fork', entry: body.id, count: 2 });
+    expect(alerts[0]).toMatchObject({ rule: 'entry-fork', subject: body.id, count: 2 });
     expect(alerts[0]!.evidence).toMatch(/^version 1: this device [0-9a-f]{16}, peer /);
+  });
+
+  it('flags a key-log pin it cannot square with its own, and proves a substituted log', async () => {
+    const alice = parseUserName('alice');
+    const pin = agents.client.keyPins.get(alice)!;
+    const claim = (head: Uint8Array, seq = pin.seq) => ({
+      v: 1,
+      heads: [],
+      keys: [{ user: 'alice', seq, head: toBase64url(head) }],
+    });
+    expect(await friend.exchange(server, gossipRoutes.heads, claim(pin.head), 4096)).toEqual({
+      differ: [],
+      keysDiffer: [],
+    });
+    expect(
+      await friend.exchange(server, gossipRoutes.heads, claim(new Uint8Array(32).fill(7)), 4096),
+    ).toEqual({ differ: [], keysDiffer: ['alice'] });
+
+    // The real log, shown back: nothing to say.
+    const { envelopes } = await agents.client.keyLogWithEvents(alice);
+    const show = (entries: Uint8Array[]) =>
+      friend.exchange(
+        server,
+        gossipRoutes.keyLog,
+        { v: 1, user: 'alice', entries: entries.map(toBase64url) },
+        1 << 20,
+      );
+    expect(await show(envelopes)).toEqual({ entries: null });
+    expect(seen.alerts(bob).filter((a) => a.rule === 'key-log-fork')).toEqual([]);
+
+    // A log that does not verify (an event cut short) says nothing either.
+    expect(await show([envelopes[0]!.subarray(0, 40)])).toEqual({ entries: null });
+    expect(seen.alerts(bob).filter((a) => a.rule === 'key-log-fork')).toEqual([]);
+
+    // Another self-signed log for alice: this device's users hear of it, and get ours back.
+    const substituted = [makeGenesis(alice, IdentityKeys.generate(), Date.now())];
+    expect(await show(substituted)).toEqual({ entries: envelopes.map(toBase64url) });
+    const raised = seen.alerts(bob).filter((a) => a.rule === 'key-log-fork');
+    expect(raised).toHaveLength(1);
+    expect(raised[0]).toMatchObject({ subject: 'key-log:alice', severity: 'critical' });
+    expect(raised[0]!.evidence).toMatch(/^event 0: this device [0-9a-f]{16} \(key /);
+  });
+
+  it('keeps the audit checkpoints peers show, and catches a directory that signed two heads for one record', async () => {
+    const checkpoint = (hash: number, key = directoryKey) =>
+      toBase64url(
+        signAuditCheckpoint(key, { seq: 40, hash: new Uint8Array(32).fill(hash), time: 1 }),
+      );
+    const send = (envelope: string) =>
+      friend.exchange(server, gossipRoutes.heads, { v: 1, heads: [], checkpoint: envelope }, 4096);
+    const rewritten = () => seen.alerts(bob).filter((a) => a.rule === 'audit-log-rewritten');
+    await send(checkpoint(1));
+    expect(seen.latestWitnessed()).toMatchObject({ seq: 40 });
+    await send(checkpoint(1)); // the same again: nothing
+    await send(checkpoint(2, SigningKeyPair.generate())); // not the directory's: ignored
+    expect(rewritten()).toEqual([]);
+    expect(seen.witnessed(0, 10)).toHaveLength(1);
+    await send(checkpoint(2));
+    expect(rewritten()).toHaveLength(1);
+    expect(rewritten()[0]!.evidence).toMatch(
+      /^record 40: this device holds 0101010101010101, peer /,
+    );
   });
 });

@@ -9,6 +9,7 @@ import type { AuditDetails } from '../../src/interface/audit.js';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
 import { signMessage } from '../../src/crypto/sign.js';
 import {
+  AuditChainVerifier,
   auditDetailsText,
   auditRecordHash,
   normaliseSubjects,
@@ -116,5 +117,62 @@ describe('audit checkpoints', () => {
     expectKind('integrity', () => openAuditCheckpoint(asPeerList, directory.publicKey));
     const extra = signMessage(directory, 'audit-checkpoint', { ...head, more: 1 });
     expectKind('integrity', () => openAuditCheckpoint(extra, directory.publicKey));
+  });
+});
+
+describe('checking a log against witnesses', () => {
+  const directory = SigningKeyPair.generate();
+  /** A chain of `n` records, each hashed over the one before. */
+  const chain = (n: number, event = 'login.ok') => {
+    const records = [];
+    let prev = zeroAuditHash;
+    for (let seq = 1; seq <= n; seq++) {
+      const contents = { ...record, seq, event, prev };
+      const hash = auditRecordHash(contents);
+      records.push({ ...contents, subjects: normaliseSubjects(contents.subjects), hash });
+      prev = hash;
+    }
+    return records;
+  };
+  const checkpointOf = (r: { seq: number; hash: Uint8Array }, key = directory) => ({
+    seq: r.seq,
+    hash: r.hash,
+    time: 1,
+    envelope: signAuditCheckpoint(key, { seq: r.seq, hash: r.hash, time: 1 }),
+  });
+  const verify = (
+    records: ReturnType<typeof chain>,
+    checkpoints: ReturnType<typeof checkpointOf>[],
+    witnesses: ReturnType<typeof checkpointOf>[],
+  ) => {
+    const verifier = new AuditChainVerifier(directory.publicKey, checkpoints, witnesses);
+    for (const r of records) verifier.add(r);
+    return verifier.finish();
+  };
+
+  it('passes a log that still holds what a peer saw', () => {
+    const log = chain(10);
+    const result = verify(log, [checkpointOf(log[9]!)], [checkpointOf(log[4]!)]);
+    expect(result).toMatchObject({ ok: true, witnesses: 1 });
+  });
+
+  it('catches a log rewritten and signed again by the directory key (its own checkpoints all pass)', () => {
+    const seen = chain(10);
+    const rewritten = chain(12, 'register'); // another history, with fresh signed checkpoints
+    const own = [checkpointOf(rewritten[11]!)];
+    expect(verify(rewritten, own, []).ok).toBe(true);
+    const result = verify(rewritten, own, [checkpointOf(seen[4]!)]);
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((p) => ({ kind: p.kind, seq: p.seq }))).toEqual([
+      { kind: 'witness-mismatch', seq: 5 },
+    ]);
+  });
+
+  it('catches a log cut back below what a peer saw, and ignores a witness another key signed', () => {
+    const log = chain(10);
+    const cut = verify(log.slice(0, 6), [checkpointOf(log[5]!)], [checkpointOf(log[8]!)]);
+    expect(cut.problems.map((p) => p.kind)).toEqual(['truncated']);
+    const foreign = verify(log, [], [checkpointOf(log[2]!, SigningKeyPair.generate())]);
+    expect(foreign.problems.map((p) => p.kind)).toEqual(['checkpoint-signature']);
   });
 });

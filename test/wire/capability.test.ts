@@ -8,10 +8,14 @@ import { newFileId } from '../../src/crypto/random.js';
 import { signMessage } from '../../src/crypto/sign.js';
 import { parseUserName } from '../../src/interface/names.js';
 import {
+  type CapabilityFault,
+  capabilityMisuse,
+  CapabilityRefusedError,
   checkCapability,
   claimedIssuer,
   issueCapability,
   maxCapabilityLifetimeMs,
+  staleCapabilityMarginMs,
 } from '../../src/wire/capability.js';
 import { expectKind, flipByte } from '../helpers/expect-error.js';
 
@@ -108,5 +112,52 @@ describe('capabilities', () => {
 
   it('reads a malformed capability as permission refused, never a crash', () => {
     expectKind('permission', () => claimedIssuer(Uint8Array.of(1, 2, 3)));
+  });
+});
+
+describe('refusals say why, typed, for the monitor', () => {
+  const exp = now + 5 * 60_000;
+  /** The refusal of `cap` (alice's, for `peer`) under `request`, as thrown. */
+  const refusal = (
+    request: Partial<Parameters<typeof checkCapability>[2]>,
+    key = alice.publicKey,
+  ): CapabilityRefusedError => {
+    const err = expectKind('permission', () =>
+      checkCapability(cap, key, { op: 'get', block, self: peer, now, ...request }),
+    );
+    expect(err).toBeInstanceOf(CapabilityRefusedError);
+    return err as CapabilityRefusedError;
+  };
+
+  it('names the failed check, with the capability whenever the signature verified', () => {
+    const cases: [CapabilityFault, CapabilityRefusedError][] = [
+      ['audience', refusal({ self: otherPeer })],
+      ['expired', refusal({ now: exp + 1 })],
+      ['not-yet-valid', refusal({ now: now - 2 * 60_000 })],
+      ['op', refusal({ op: 'put' })],
+      ['block', refusal({ block: otherBlock })],
+    ];
+    for (const [fault, err] of cases) {
+      expect(err.fault).toBe(fault);
+      expect(err.capability?.issuer).toBe('alice');
+    }
+    const forged = refusal({}, SigningKeyPair.generate().publicKey);
+    expect(forged.fault).toBe('signature');
+    expect(forged.capability).toBeUndefined();
+  });
+
+  it('calls a replay only a validly signed capability for another peer or long expired', () => {
+    expect(capabilityMisuse(refusal({ self: otherPeer }), now)).toBe('foreign');
+    const late = exp + staleCapabilityMarginMs + 1;
+    expect(capabilityMisuse(refusal({ now: late }), late)).toBe('stale');
+    // A slow transfer: expired by seconds, or by up to the margin.
+    for (const at of [exp + 1, exp + 30_000, exp + staleCapabilityMarginMs]) {
+      expect(capabilityMisuse(refusal({ now: at }), at)).toBeUndefined();
+    }
+    // Not signed by alice's key: it names alice, but proves nothing about her.
+    const junk = refusal({ self: otherPeer, now: late }, SigningKeyPair.generate().publicKey);
+    expect(capabilityMisuse(junk, late)).toBeUndefined();
+    expect(capabilityMisuse(refusal({ op: 'put' }), now)).toBeUndefined();
+    expect(capabilityMisuse(new Error('other'), now)).toBeUndefined();
   });
 });

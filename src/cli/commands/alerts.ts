@@ -15,10 +15,21 @@ next: repeated failed logins on your account, another user probing your files, a
 deletions of your files (which keeps them from purge until you acknowledge it). An admin sees
 every alert, those for admins only included. \`alerts ack ID\` marks one read.
 
-With --json: {alerts: [{id, audience, admin, rule, severity, summary, action, firstAt, lastAt,
-count, ackedAt}], scope}; ack: the alert.`,
+Alerts named D1, D2… are this device's own (kept at its peer, where the directory cannot delete
+them): the directory showed you an older version of a file than you saw before (a rollback), or
+another history than you or another peer's users saw (a fork), or a version its owner's rules
+do not allow (forged). They are listed even when the directory does not answer; \`alerts ack D1\`
+marks one read.
+
+With --json: {alerts: [{id, origin, audience, admin, rule, severity, summary, action, firstAt,
+lastAt, count, ackedAt, subject?, evidence?}], scope, directoryUnavailable?}; ack: the alert.`,
   session: true,
-  examples: ['peervault alerts', 'peervault alerts ack 3', 'peervault alerts --json'],
+  examples: [
+    'peervault alerts',
+    'peervault alerts ack 3',
+    'peervault alerts ack D1',
+    'peervault alerts --json',
+  ],
 });
 
 const run = oneShot('alerts', {}, async (ctx) => {

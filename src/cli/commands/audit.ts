@@ -25,16 +25,20 @@ of your files (by you or a writer), and refused requests on them. An admin sees 
 A full page ends with the command that reads the next one.
 
 Check the whole log, next to the directory (reading its database):
-  peervault audit verify [--data DIR] [--database URL] [--fingerprint FP] [--json]
+  peervault audit verify [--data DIR] [--database URL] [--fingerprint FP] [--witness PEERDIR]
+                         [--json]
     --data DIR          the directory's data directory (default ./.peervault/directory)
     --database URL      its PostgreSQL database, when it uses one (also DATABASE_URL)
     --fingerprint FP    also insist that the key in DIR is this one (the fingerprint clients pin)
+    --witness PEERDIR   also compare the log with the signed checkpoints that the peer with
+                        data directory PEERDIR kept: a log rewritten (and signed again) after
+                        that peer saw it does not match them
   It says where the log breaks (an edited, removed or reordered record, a forged checkpoint, a
   cut-off tail) and exits with 10 when it does, 0 when it is intact.
 
 With --json: {records: [{seq, time, event, actor, subjects, entry, source, details, prev, hash}],
 next, scope}; verify: {ok, records, head, checkpoints, validCheckpoints, lastCheckpoint,
-unsigned, problems: [{kind, seq, message}]}.`,
+unsigned, witnesses?, problems: [{kind, seq, message}]}.`,
   flags: `  --after SEQ         start after this record (default 0: from the beginning)
   --limit N           at most N records (default ${defaultLimit}, at most 1000)`,
   session: true,
@@ -96,6 +100,7 @@ async function verifyLog(args: readonly string[], io: CommandIo): Promise<number
       data: { type: 'string' },
       database: { type: 'string' },
       fingerprint: { type: 'string' },
+      witness: { type: 'string' },
       json: { type: 'boolean' },
     },
     op,
@@ -115,16 +120,47 @@ async function verifyLog(args: readonly string[], io: CommandIo): Promise<number
   }
   const { openDirectoryStore } = await import('../../directory/service.js');
   const { verifyAuditLog } = await import('../../directory/audit.js');
+  const witnesses =
+    flags.witness === undefined ? [] : await witnessedCheckpoints(flags.witness, op);
   const store = await openDirectoryStore(dataDir, flags.database);
   let result;
   try {
-    result = await verifyAuditLog(store, key.publicKey);
+    result = await verifyAuditLog(store, key.publicKey, witnesses);
   } finally {
     await store.close();
   }
   if (flags.json === true) io.out(JSON.stringify(result));
   else io.out(auditVerificationLines(result).join('\n'));
   return result.ok ? 0 : exitCodes.integrity;
+}
+
+/**
+ * The checkpoints a peer kept of this log (`seen.sqlite` in its data directory `peerDir`).
+ * @throws FsError `not-exist` when it keeps none there
+ */
+async function witnessedCheckpoints(peerDir: string, op: string) {
+  const fs = await import('node:fs');
+  const path = (await import('node:path')).join(peerDir, 'seen.sqlite');
+  if (!fs.existsSync(path)) {
+    throw new FsError(
+      'not-exist',
+      `${path} does not exist: --witness wants the data directory of a peer of this network`,
+      { op },
+    );
+  }
+  const { openSeenVersions } = await import('../../client/seen-versions.js');
+  const seen = openSeenVersions(path);
+  try {
+    const all = [];
+    for (let after = 0; ;) {
+      const page = seen.witnessed(after, 1000);
+      all.push(...page);
+      if (page.length < 1000) return all;
+      after = page.at(-1)!.seq;
+    }
+  } finally {
+    seen.close();
+  }
 }
 
 export const auditCommand: Command = {

@@ -8,7 +8,7 @@ import type { Command, CommandIo } from '../command.js';
 const help = `Usage:
   peervault peer --directory URL#FINGERPRINT [--data DIR] [--listen HOST:PORT] [--api HOST:PORT]
                  [--capacity SIZE] [--replicas N] [--repair-grace T]
-                 [--sweep-interval T] [--rekey-eager-max SIZE] [--json]
+                 [--sweep-interval T] [--gossip-interval T] [--rekey-eager-max SIZE] [--json]
 
 Runs a peer: it stores other users' encrypted blocks and serves them over mutual TLS 1.3 to
 peers holding a valid capability, registers and heartbeats with the directory, and serves the
@@ -26,6 +26,9 @@ local API (127.0.0.1, with the token in DIR/api-token) that the shell and other 
                       joins triggers a repair pass at once
   --sweep-interval T  how often to read the directory's log of released blocks and delete
                       the ones this peer holds (default 1m)
+  --gossip-interval T how often to tell the other peers which entry versions the users here
+                      saw, so that a directory showing two peers different histories of a
+                      file is caught (default 30s)
   --rekey-eager-max SIZE
                       when a user loses access to a file, files up to SIZE are sealed again
                       under a new key at once; larger ones keep their content under the old
@@ -87,6 +90,7 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
       replicas: { type: 'string' },
       'repair-grace': { type: 'string' },
       'sweep-interval': { type: 'string' },
+      'gossip-interval': { type: 'string' },
       'rekey-eager-max': { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -115,6 +119,9 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
     ...(flags['sweep-interval'] === undefined
       ? {}
       : { releaseSweepMs: parseDuration(flags['sweep-interval'], '--sweep-interval') }),
+    ...(flags['gossip-interval'] === undefined
+      ? {}
+      : { gossipMs: parseDuration(flags['gossip-interval'], '--gossip-interval') }),
     ...(flags['rekey-eager-max'] === undefined
       ? {}
       : { eagerRekeyMaxBytes: parseRekeyMax(flags['rekey-eager-max']) }),

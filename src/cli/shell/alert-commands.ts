@@ -14,6 +14,8 @@ const alerts: ShellCommand = {
     'Repeated failed logins on your account, another user probing your files, a burst of',
     'deletions of your files: each alert says what to do. A burst keeps the deleted files',
     'from purge until you acknowledge it with `alerts ack ID`. An admin sees every alert.',
+    "Alerts named D1, D2… are this device's own: the directory rolled back or forked a file",
+    'you saw (it cannot delete these); `alerts ack D1` marks one read.',
   ].join('\n'),
   args: [],
   async run(ctx, args) {

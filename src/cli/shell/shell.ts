@@ -14,6 +14,7 @@ import type { ShellContext } from './context.js';
 import { appendHistory, loadHistory } from './history-file.js';
 import { splitLine } from './line-parser.js';
 import { Interrupted, createLineReader } from './line-reader.js';
+import { unreadAlerts } from '../alerts-output.js';
 import { logIn } from './login.js';
 import { type ShellState, commandContext, completionSources } from './state.js';
 
@@ -134,8 +135,19 @@ export async function runShell(options: ShellOptions): Promise<number> {
       reader,
       quitting: false,
     };
-    if (interactive)
+    if (interactive) {
       output.write(`Logged in as ${user}. Type help for the commands, quit to leave.\n`);
+      // Alerts must reach the person who must act: say so at once (never blocks the shell).
+      const unread = await api
+        .alerts()
+        .then(unreadAlerts)
+        .catch(() => 0);
+      if (unread > 0) {
+        output.write(
+          `${unread} unread security alert${unread === 1 ? '' : 's'}: type alerts to read ${unread === 1 ? 'it' : 'them'}.\n`,
+        );
+      }
+    }
     let failed = false;
     while (!state.quitting) {
       let line: string | undefined;

@@ -12,6 +12,7 @@ import type { AuditRecord } from '../../interface/audit.js';
 import type { UserName } from '../../interface/names.js';
 import { toBase64url } from '../../wire/base64.js';
 import {
+  type AuditCheckpointResponse,
   auditPage,
   type AuditRecordResponse,
   type AuditResponse,
@@ -19,6 +20,7 @@ import {
   schemas,
 } from '../../wire/directory-api.js';
 import { authenticate, type DirectoryContext, parseBody } from '../app.js';
+import { authenticatePeer } from './releases.js';
 
 function detailsOf(text: string): Record<string, unknown> {
   try {
@@ -49,8 +51,19 @@ function view(record: AuditRecord, reader: UserName, admin: boolean): AuditRecor
   };
 }
 
-/** Registers `GET /v1/audit` (module comment). */
+/** Registers `GET /v1/audit` and `GET /v1/audit/checkpoint` (module comment). */
 export function registerAuditRoutes(app: FastifyInstance, ctx: DirectoryContext): void {
+  // Peers keep every checkpoint they see as witnesses (src/peer/head-gossip.ts): a directory
+  // that later rewrites its log and signs it again no longer matches what they hold
+  // (`peervault audit verify --witness`). Registered peers only: it tells how busy the log is.
+  app.get(routes.auditCheckpoint, async (request): Promise<AuditCheckpointResponse> => {
+    await authenticatePeer(ctx, request);
+    const { checkpoint } = await ctx.store.auditHead();
+    if (checkpoint === 0) return { envelope: null };
+    const [latest] = await ctx.store.listAuditCheckpoints(checkpoint - 1, 1);
+    return { envelope: latest === undefined ? null : toBase64url(latest.envelope) };
+  });
+
   app.get(routes.audit, async (request): Promise<AuditResponse> => {
     const op = 'audit.list';
     const user = await authenticate(ctx, request);

@@ -22,8 +22,8 @@
  * read) is logged as `{event: 'access.refused', user, op, entry, kind}` for the monitor: user
  * names, operation and opaque entry id only, never an envelope or a key. It is also recorded in
  * the audit log (`access.refused`, about the owner of the entry), before the refusal is answered.
- * Deletions, restores, purges and changes of an entry's grants are recorded there too, in the
- * same transaction as the change (../audit.ts).
+ * Deletions, restores, purges, changes of an entry's grants and plain overwrites of a live file
+ * are recorded there too, in the same transaction as the change (../audit.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type ErrorKind, FsError, isFsError } from '../../interface/errors.js';
@@ -55,13 +55,14 @@ import {
 import { chainHash } from '../../wire/key-log.js';
 import { maxClockSkewMs } from '../../wire/request-auth.js';
 import { authenticate, type DirectoryContext, parseBody } from '../app.js';
-import { noteRefusal } from '../audit.js';
+import { isOverwrite, noteRefusal } from '../audit.js';
 import { protectedMessage } from '../monitor.js';
 import { keyLogState } from '../identities.js';
 
 const zeroTag = new Uint8Array(32);
 
-function canRead(entry: EntryRecord, user: UserName): boolean {
+/** Whether `user` may read `entry`: its owner or a grantee (reports.ts hides entries alike). */
+export function canRead(entry: EntryRecord, user: UserName): boolean {
   return entry.owner === user || entry.grants.some((g) => g.user === user);
 }
 
@@ -78,7 +79,8 @@ function response(entry: EntryRecord): EntryResponse {
   };
 }
 
-const noSuchEntry = 'no such entry';
+/** The answer for an entry that does not exist or the caller may not read (the same). */
+export const noSuchEntry = 'no such entry';
 const notFound = (op: string) => new FsError('not-exist', noSuchEntry, { op });
 
 /** Who is asking, for what: what a refusal is logged with. */
@@ -354,7 +356,7 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
       throw new FsError('invalid', 'a deletion names its deleter and the current time', { op });
     }
     const grants = grantsOf(body);
-    // What the audit log records of this version (nothing for a plain write).
+    // What the audit log records of this version.
     const audit: AuditEvent[] = [];
     const about = (event: AuditEvent['event'], details: AuditEvent['details']) =>
       audit.push(
@@ -371,6 +373,11 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
     const { given, taken } = grantChanges(current.grants, grants);
     if (given.length > 0) about('entry.shared', { grants: given });
     if (taken.length > 0) about('entry.unshared', { grants: taken });
+    // A plain new version of a live file, for the monitor's overwrite-burst (a revocation's
+    // re-signing and grant changes are left out: isOverwrite says why).
+    if (isOverwrite(current, { body, grants, writer: user, signer: callerKey })) {
+      about('entry.overwritten', {});
+    }
     await store.updateEntry(
       {
         ...current,
@@ -471,7 +478,7 @@ export function registerEntryRoutes(app: FastifyInstance, ctx: DirectoryContext)
       throw refuse({ request, user, op }, entry.id, 'not-exist', noSuchEntry);
     }
     if (entry.deletedAt === null) throw notFound(op);
-    // A burst of deletions keeps what it deleted until the owner acknowledges its alert.
+    // A burst of deletions (or overwrites) keeps its files until the owner acknowledges it.
     await ctx.monitor.scan();
     const protecting = await store.protectingAlerts(entry.id);
     if (protecting.length > 0) throw new FsError('conflict', protectedMessage(protecting), { op });

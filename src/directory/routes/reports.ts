@@ -22,21 +22,29 @@
  *
  * Alerts: a new quarantine raises a `peer-quarantined` alert (the monitor's alerts API) for the
  * admins, and one for each reporter (the owners of the files whose blocks were bad).
+ *
+ * Entry integrity: a client that finds a version of an entry forged (it does not verify),
+ * rolled back (older than one its device saw) or forked (another device saw another version at
+ * the same number) reports it with `POST /v1/reports/entry`; see {@link registerReportRoutes}.
  */
 import type { FastifyInstance } from 'fastify';
 import { fingerprint } from '../../crypto/identity.js';
 import type { PeerStrike } from '../../interface/directory-store.js';
 import { FsError } from '../../interface/errors.js';
-import { parseBlockId, parseFileId } from '../../interface/ids.js';
+import { type FileId, parseBlockId, parseFileId } from '../../interface/ids.js';
+import type { UserName } from '../../interface/names.js';
 import { fromBase64url } from '../../wire/base64.js';
 import {
+  type EntryReportResponse,
   type PeerHealthResponse,
   type ReportResponse,
   routes,
   schemas,
 } from '../../wire/directory-api.js';
 import { authenticate, type DirectoryContext, parseBody } from '../app.js';
+import { noteRefusal } from '../audit.js';
 import { alertEvent } from '../monitor.js';
+import { canRead, noSuchEntry } from './entries.js';
 
 /** Most strikes one reporter may hold against one peer (more are acknowledged, not counted). */
 export const maxStrikesPerReporter = 100;
@@ -108,7 +116,73 @@ async function raiseQuarantineAlerts(
   }
 }
 
-/** Registers `POST /v1/reports` and `GET /v1/peers/health` (module comment). */
+/** `entry-integrity` alerts for one (audience, entry) are raised once an hour, then counted. */
+const entryIntegrityWindowMs = 60 * 60 * 1000;
+
+/** What each kind of entry report says was served, for the alert's summary. */
+const servedWhat: Readonly<Record<'forged' | 'rollback' | 'fork', string>> = {
+  forged: 'a forged version (one that does not verify)',
+  rollback: 'a rolled-back version (older than one already seen)',
+  fork: 'a forked version (another device saw a different one)',
+};
+
+/**
+ * Alerts for an entry report (`entry-integrity`, critical): one for the owner (and admins),
+ * and one for the reporter when that is someone else, each deduped per (audience, entry)
+ * within the hour. The reporter's free-text detail stays in the audit record, out of the
+ * summaries: a grantee must not be able to write instructions into the owner's alert.
+ */
+async function raiseEntryIntegrityAlerts(
+  ctx: DirectoryContext,
+  report: { entry: FileId; owner: UserName; reporter: UserName; kind: keyof typeof servedWhat },
+): Promise<number[]> {
+  const { entry, owner, reporter } = report;
+  const what = servedWhat[report.kind];
+  const base = {
+    rule: 'entry-integrity',
+    severity: 'critical',
+    time: ctx.now(),
+    count: 1,
+  } as const;
+  const raise = async (audience: UserName, admin: boolean, summary: string, action: string) =>
+    (
+      await ctx.store.raiseAlert(
+        {
+          ...base,
+          audience,
+          admin,
+          summary,
+          action,
+          dedupeKey: `entry-integrity:${audience}:${entry}`,
+        },
+        entryIntegrityWindowMs,
+        [],
+        alertEvent,
+      )
+    ).alert.id;
+  const who = reporter === owner ? 'a device of yours' : reporter;
+  const ids = [
+    await raise(
+      owner,
+      true,
+      `${who} was served ${what} of your entry ${entry}`,
+      'the device did not use it and keeps its own alert. The directory served it: if you run the directory, check it for an intrusion (`peervault audit verify` next to its database); otherwise tell its operator. Check the file (`versions PATH`) before you trust it',
+    ),
+  ];
+  if (reporter !== owner) {
+    ids.push(
+      await raise(
+        reporter,
+        false,
+        `you were served ${what} of ${owner}'s entry ${entry}`,
+        `your device did not use it; ${owner} and the admins were told. Check the file before you trust it`,
+      ),
+    );
+  }
+  return ids;
+}
+
+/** Registers `POST /v1/reports`, `POST /v1/reports/entry` and `GET /v1/peers/health`. */
 export function registerReportRoutes(app: FastifyInstance, ctx: DirectoryContext): void {
   app.post(routes.reports, async (request): Promise<ReportResponse> => {
     const op = 'peers.report';
@@ -155,6 +229,50 @@ export function registerReportRoutes(app: FastifyInstance, ctx: DirectoryContext
       return { counted, quarantined: true };
     }
     return { counted, quarantined: await quarantined() };
+  });
+
+  // A client found a forged, rolled-back or forked version of an entry it may read. The
+  // directory is the suspect of a rollback or fork (it served the version), so this alert is
+  // for a directory whose database an intruder edited: its honest operator (an admin) and the
+  // owner want to know. A directory that is itself the attacker drops the report; the device
+  // that caught it keeps its own alert either way. Security-sensitive: the reporter must be
+  // able to read the entry (otherwise `not-exist`, as the entries routes answer, recorded as a
+  // refusal), and the report is recorded under the reporter's name, so a grantee who invents
+  // reports is named to the owner; one alert per (audience, entry) and hour bounds the noise.
+  app.post(routes.entryReport, async (request): Promise<EntryReportResponse> => {
+    const op = 'entries.report';
+    const reporter = await authenticate(ctx, request);
+    const body = parseBody(schemas.entryReport, request.body, op);
+    const entry = await ctx.store.getEntry(parseFileId(body.entry));
+    if (entry === undefined) throw new FsError('not-exist', noSuchEntry, { op });
+    if (!canRead(entry, reporter)) {
+      request.log.warn(
+        { event: 'access.refused', user: reporter, op, entry: entry.id, kind: 'not-exist' },
+        'refused',
+      );
+      noteRefusal(request, { user: reporter, op, entry: entry.id, kind: 'not-exist' });
+      throw new FsError('not-exist', noSuchEntry, { op });
+    }
+    await ctx.store.appendAudit([
+      ctx.audit.event(request, {
+        event: 'integrity.reported',
+        actor: reporter,
+        subjects: [entry.owner, reporter],
+        entry: entry.id,
+        details: { kind: body.kind, detail: body.detail },
+      }),
+    ]);
+    const alerts = await raiseEntryIntegrityAlerts(ctx, {
+      entry: entry.id,
+      owner: entry.owner,
+      reporter,
+      kind: body.kind,
+    });
+    request.log.warn(
+      { event: 'entry.integrity-reported', entry: entry.id, kind: body.kind, user: reporter },
+      'entry integrity reported',
+    );
+    return { alerts };
   });
 
   app.get(routes.peerHealth, async (): Promise<PeerHealthResponse> => {

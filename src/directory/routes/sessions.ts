@@ -3,12 +3,20 @@
  * signing with its own device key). A user lists them and ends one; ending a device's session
  * does not undo what the device could read while it held the unlocked keys, which is why the
  * front ends follow it with a revocation (`devices revoke`).
+ *
+ * Also the peers' reports of a user's keys or capabilities being misused (a revoked key used
+ * again, a capability replayed), which end in the same advice: check `devices`, `revocate`.
  */
 import type { FastifyInstance } from 'fastify';
 import { FsError } from '../../interface/errors.js';
 import { parseUserName } from '../../interface/names.js';
 import { fingerprint } from '../../crypto/identity.js';
-import { routes, schemas, type SessionsResponse } from '../../wire/directory-api.js';
+import {
+  type CapabilityMisuseResponse,
+  routes,
+  schemas,
+  type SessionsResponse,
+} from '../../wire/directory-api.js';
 import { authenticateSession, type DirectoryContext, parseBody } from '../app.js';
 import { keyLogState } from '../identities.js';
 import { alertEvent } from '../monitor.js';
@@ -16,6 +24,16 @@ import { authenticatePeer } from './releases.js';
 
 /** A revoked key used again is told to its user at most once an hour (then counted). */
 const revokedKeyAlertWindowMs = 60 * 60 * 1000;
+
+/** Replayed capabilities are told to their user at most once an hour (then counted). */
+const capabilityMisuseWindowMs = 60 * 60 * 1000;
+
+/**
+ * How many reports of one `capability-misuse` alert are recorded in the audit log, each naming
+ * its peer; later ones only count the alert up. Anyone can register a peer, so without a bound
+ * made-up reports could fill the log.
+ */
+export const maxRecordedMisuseReports = 100;
 
 export function registerSessionRoutes(app: FastifyInstance, ctx: DirectoryContext): void {
   app.get(routes.sessions, async (request): Promise<SessionsResponse> => {
@@ -76,6 +94,57 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: DirectoryContex
     request.log.warn(
       { event: 'revoked-key.used', user, peer: fingerprint(peer.key) },
       'revoked key',
+    );
+    return { alert: alert.id };
+  });
+
+  // A peer refused a capability that the user's key validly signed but that was addressed to
+  // another peer (`foreign`) or expired long ago (`stale`): someone holds the user's
+  // capabilities and replays them. Security-sensitive, and the directory cannot check it (it
+  // never sees the capability): a malicious peer (and anyone can register one) can invent
+  // reports about any user. What bounds that: one alert per user, counted up while
+  // unacknowledged and reported within the hour; only existing users; the alert names the first
+  // reporting peer by fingerprint, and the first {@link maxRecordedMisuseReports} reports of an
+  // alert are each recorded with their peer, so an admin can tell one noisy peer from many.
+  app.post(routes.capabilityMisuse, async (request): Promise<CapabilityMisuseResponse> => {
+    const op = 'capabilities.misuse';
+    const peer = await authenticatePeer(ctx, request);
+    const body = parseBody(schemas.capabilityMisuse, request.body, op);
+    const user = parseUserName(body.user);
+    await keyLogState(ctx.store, user); // `not-exist` for no such user
+    const reporter = fingerprint(peer.key);
+    const what =
+      body.reason === 'foreign'
+        ? 'a capability of yours addressed to another peer'
+        : 'a capability of yours that had expired long ago';
+    const { alert } = await ctx.store.raiseAlert(
+      {
+        audience: user,
+        admin: true,
+        rule: 'capability-misuse',
+        severity: 'warning',
+        summary: `peer ${reporter} refused ${what}: someone replays your capabilities`,
+        action:
+          'nothing was served to them. Check `devices` for a device you do not know; if there is one, or this goes on, run `revocate`. An admin can tell from the audit log whether one peer or many reported it',
+        dedupeKey: `capability-misuse:${user}`,
+        time: ctx.now(),
+        count: 1,
+      },
+      capabilityMisuseWindowMs,
+      [],
+      alertEvent,
+    );
+    if (alert.count <= maxRecordedMisuseReports) {
+      await ctx.audit.record(request, {
+        event: 'capability.misused',
+        actor: null,
+        subjects: [user],
+        details: { reason: body.reason, peer: peer.id, alert: alert.id },
+      });
+    }
+    request.log.warn(
+      { event: 'capability.misused', user, reason: body.reason, peer: reporter },
+      'capability misuse',
     );
     return { alert: alert.id };
   });

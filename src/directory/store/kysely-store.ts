@@ -1575,6 +1575,39 @@ class KyselyDirectoryStore implements DirectoryStore {
     });
   }
 
+  async auditSeqAt(time: number): Promise<number> {
+    return this.#run('store.auditSeqAt', async (db) => {
+      // The record at `seq` or the next one after it (a gap is a removed record).
+      const at = (seq: number) =>
+        db
+          .selectFrom('audit_log')
+          .select(['seq', 'created_at'])
+          .where('seq', '>=', seq)
+          .orderBy('seq')
+          .limit(1)
+          .executeTakeFirst();
+      const last = await db
+        .selectFrom('audit_log')
+        .select(['seq', 'created_at'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (last === undefined) return 1;
+      if (last.created_at < time) return last.seq + 1;
+      // Invariant: the answer is in (low, high]; the first record at or after `high` is at or
+      // after `time`, and every record up to `low` is before it.
+      let low = 0;
+      let high = last.seq;
+      while (high - low > 1) {
+        const middle = Math.floor((low + high) / 2);
+        const row = await at(middle);
+        if (row !== undefined && row.created_at >= time) high = middle;
+        else low = row?.seq ?? middle;
+      }
+      return high;
+    });
+  }
+
   async addAuditCheckpoint(checkpoint: AuditCheckpointRecord): Promise<void> {
     await this.#run('store.addAuditCheckpoint', (db) =>
       db
