@@ -17,6 +17,7 @@
  * {@link versionsKept} versions of each entry are kept; older ones are dropped (a rollback is
  * judged against the newest, a fork against any version two devices both kept).
  */
+import { chmodSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { FsError } from '../interface/errors.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
@@ -238,6 +239,9 @@ export function openSeenVersions(path: string): SeenVersions {
   let db: SqliteDatabase.Database;
   try {
     db = new SqliteDatabase(path);
+    // Like every file of a peer's data directory (and before SQLite makes its -wal and -shm
+    // files, which take this file's mode).
+    if (path !== ':memory:') chmodSync(path, 0o600);
     db.pragma('journal_mode = WAL');
     // Each record is a commit; a crash may lose the last few (the device then trusts those
     // versions on first sight again), never corrupt the file.
