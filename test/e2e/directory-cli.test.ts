@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirectoryClient } from '../../src/client/directory-client.js';
+import { routes } from '../../src/wire/directory-api.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 import { startPeervault } from '../helpers/processes.js';
@@ -121,5 +122,43 @@ describe('peervault directory', () => {
     expect(busy.status).toBe(13);
     expect(busy.stderr).toContain('already in use');
     for (const r of [badFlag, badMode, busy]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('takes the rate limit, the monitor thresholds and the quarantine rule from flags', async () => {
+    const data = join(tempDir(), 'dir');
+    const typo = run('directory', '--data', data, '--monitor', 'guesFailures=50');
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain('unknown name "guesFailures"');
+    expect(typo.stderr).toContain('guessFailures');
+    const badWindow = run('directory', '--data', data, '--monitor', 'burstWindow=5');
+    expect(badWindow.status).toBe(2);
+    expect(badWindow.stderr).toContain('burstWindow');
+    const badQuarantine = run('directory', '--data', data, '--quarantine', '3');
+    expect(badQuarantine.status).toBe(2);
+    for (const r of [typo, badWindow, badQuarantine]) expect(r.stderr).not.toMatch(/\n\s+at /);
+
+    const served = await startPeervault<{ url: string; fingerprint: string }>([
+      'directory',
+      '--data',
+      data,
+      '--listen',
+      '127.0.0.1:0',
+      '--rate-limit',
+      '5',
+      '--monitor',
+      'guessFailures=50,burstWindow=10m',
+      '--quarantine',
+      '4,1',
+      '--json',
+    ]);
+    cleanups.push(() => served.stop());
+    const client = await DirectoryClient.connect(served.ready);
+    cleanups.push(() => client.close());
+    const answers = await Promise.allSettled(
+      Array.from({ length: 30 }, () => client.call('GET', routes.info)),
+    );
+    const refused = answers.filter((a) => a.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(answers.length - refused.length).toBeLessThanOrEqual(10);
   });
 });

@@ -10,10 +10,30 @@ import { FsError } from '../../interface/errors.js';
 import { parseUserName } from '../../interface/names.js';
 import { parseDuration, parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
+import { defaultMonitor } from '../../directory/config.js';
+import { monitorSettingNames, parseMonitorSettings } from '../monitor-settings.js';
+
+/** `words` joined by commas in lines of at most `width` characters, each indented by `indent`. */
+function wrapNames(words: readonly string[], indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    const next = line === '' ? word : `${line}, ${word}`;
+    if (indent + next.length + 1 > width && line !== '') {
+      lines.push(`${line},`);
+      line = word;
+    } else {
+      line = next;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
+}
 
 const help = `Usage:
   peervault directory [--data DIR] [--listen HOST:PORT] [--database URL] [--registration open|invite]
-                     [--retention T] [--min-retention T] [--json]
+                     [--retention T] [--min-retention T] [--rate-limit N]
+                     [--monitor NAME=VALUE,…] [--quarantine BLOCKS,REPORTERS] [--json]
   peervault directory init [--data DIR] [--json]
   peervault directory invite [--data DIR] [--database URL] [--days N]
   peervault directory admin add|remove USER [--data DIR] [--database URL]
@@ -32,6 +52,16 @@ fingerprint it prints.
                       who set none of their own (\`peervault retention\`)
   --min-retention T   the shortest retention a user may set (default 1d; the default above is
                       always allowed); the longest is 3650d
+  --rate-limit N      requests a second from one address before it is refused (default
+                      200); peers and users behind one NAT share it
+  --monitor NAME=VALUE,…
+                      the security monitor's thresholds (docs/monitor.md), e.g.
+                      guessFailures=50,burstWindow=10m. Names:
+${wrapNames(monitorSettingNames, 22, 96)}
+  --quarantine BLOCKS,REPORTERS
+                      quarantine a peer once bad-block reports name BLOCKS distinct blocks
+                      from REPORTERS distinct users (default 3,2; 1 reporter only in a
+                      one-user network)
   --json              print one JSON line {"url", "fingerprint"} when ready
 
   init     make the keys if missing and print the fingerprint, without serving
@@ -46,6 +76,31 @@ user can unlock their keys.`;
 
 const defaultData = './.peervault/directory';
 
+/** A whole number flag from `min` to `max`. @throws FsError `invalid` */
+function wholeNumber(text: string, flag: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new FsError('invalid', `${flag} is a whole number from ${min} to ${max}, not "${text}"`, {
+      op: 'directory',
+    });
+  }
+  return value;
+}
+
+/** `--quarantine BLOCKS,REPORTERS`. @throws FsError `invalid` */
+function parseQuarantine(text: string): { quarantineBlocks: number; quarantineReporters: number } {
+  const [blocks, reporters, ...rest] = text.split(',');
+  if (blocks === undefined || reporters === undefined || rest.length > 0) {
+    throw new FsError('invalid', `--quarantine is BLOCKS,REPORTERS such as 3,2, not "${text}"`, {
+      op: 'directory',
+    });
+  }
+  return {
+    quarantineBlocks: wholeNumber(blocks.trim(), '--quarantine BLOCKS', 1, 1000),
+    quarantineReporters: wholeNumber(reporters.trim(), '--quarantine REPORTERS', 1, 1000),
+  };
+}
+
 async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   const { flags } = parseFlags(
     args,
@@ -56,6 +111,9 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       registration: { type: 'string' },
       retention: { type: 'string' },
       'min-retention': { type: 'string' },
+      'rate-limit': { type: 'string' },
+      monitor: { type: 'string' },
+      quarantine: { type: 'string' },
       json: { type: 'boolean' },
     },
     'directory',
@@ -77,7 +135,17 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
     dataDir: flags.data ?? defaultData,
     ...(flags.listen === undefined ? {} : { listen: flags.listen }),
     ...(flags.database === undefined ? {} : { database: flags.database }),
-    config: { registration, ...retention },
+    config: {
+      registration,
+      ...retention,
+      ...(flags['rate-limit'] === undefined
+        ? {}
+        : { requestsPerSecond: wholeNumber(flags['rate-limit'], '--rate-limit', 1, 1_000_000) }),
+      ...(flags.monitor === undefined
+        ? {}
+        : { monitor: { ...defaultMonitor, ...parseMonitorSettings(flags.monitor) } }),
+      ...(flags.quarantine === undefined ? {} : parseQuarantine(flags.quarantine)),
+    },
   });
   if (flags.json) {
     io.out(JSON.stringify({ url: running.url, fingerprint: running.fingerprint }));
