@@ -65,6 +65,12 @@ export async function encryptionKeysOf(
 ): Promise<Map<UserName, Uint8Array>> {
   const keys = new Map<UserName, Uint8Array>();
   for (const user of new Set(users)) {
+    // The caller's own current key is the session's: a key change made elsewhere ends this
+    // session, so nothing wrapped here to an old key could be stored.
+    if (user === ctx.session.user) {
+      keys.set(user, ctx.session.identity.encryption.publicKey);
+      continue;
+    }
     try {
       // Fetched afresh: a key is about to be wrapped to it.
       keys.set(user, (await ctx.directory.keyLog(user, { fresh: true })).identity.encryptionKey);

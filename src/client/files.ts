@@ -24,6 +24,7 @@ import { openFileMeta, readFileBlocks, sealFileMeta, writeFileBlocks } from './f
 import {
   type AgentContext,
   resolve,
+  resolveForWrite,
   type ResolvedEntry,
   tombstone,
   verifyEntry,
@@ -59,14 +60,12 @@ async function locate(
       op: 'write',
       path: formatPath(path),
     });
-  try {
-    return { existing: await resolve(ctx, path) };
-  } catch (err) {
-    if (!(err instanceof FsError) || err.kind !== 'not-exist') throw err;
-  }
-  const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
-  if (parent.body.kind !== 'dir')
-    throw new FsError('not-dir', `${formatPath(parent.path)} is not a directory`, { op: 'write' });
+  const { existing, parent } = await resolveForWrite(ctx, path);
+  if (existing !== undefined) return { existing };
+  if (parent === undefined || parent.body.kind !== 'dir')
+    throw new FsError('not-dir', `${formatPath(parent?.path ?? path)} is not a directory`, {
+      op: 'write',
+    });
   return { parent };
 }
 

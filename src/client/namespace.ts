@@ -284,6 +284,37 @@ export async function resolve(ctx: AgentContext, path: PathName): Promise<Resolv
 }
 
 /**
+ * The entry at `path` when it exists, else its parent folder (what a write needs), in one walk
+ * for the caller's own tree: the parent is resolved once and the last name looked up under it.
+ * Elsewhere (where shared entries are reached by their owner's name) it resolves as
+ * {@link resolve} does.
+ * @throws FsError `not-exist` (the parent), `not-dir`, `permission`, `integrity`
+ */
+export async function resolveForWrite(
+  ctx: AgentContext,
+  path: PathName,
+): Promise<{ existing?: ResolvedEntry; parent?: ResolvedEntry }> {
+  const name = path.elements.at(-1);
+  const parentPath = { owner: path.owner, elements: path.elements.slice(0, -1) };
+  if (name === undefined || path.owner !== ctx.session.user) {
+    try {
+      return { existing: await resolve(ctx, path) };
+    } catch (err) {
+      if (!(err instanceof FsError) || err.kind !== 'not-exist') throw err;
+    }
+    return { parent: await resolve(ctx, parentPath) };
+  }
+  const parent = await resolve(ctx, parentPath);
+  if (parent.body.kind !== 'dir') return { parent };
+  try {
+    return { existing: await child(ctx, parent, name) };
+  } catch (err) {
+    if (err instanceof FsError && err.kind === 'not-exist') return { parent };
+    throw err;
+  }
+}
+
+/**
  * Makes a directory. @throws FsError `exist`, `not-exist` (parent), `not-dir`, `permission`
  */
 export async function mkdir(

@@ -103,6 +103,25 @@ export class SigningKeyPair {
 }
 
 /**
+ * Ed25519 public keys already imported, by their raw bytes: importing one (DER, then a
+ * KeyObject) costs more than the verification itself, and the same few keys (users', devices',
+ * peers') sign almost everything a process checks. Public values only; bounded.
+ */
+const verifyingKeys = new Map<string, KeyObject>();
+const maxVerifyingKeys = 4096;
+
+function verifyingKey(publicKey: Uint8Array): KeyObject {
+  const name = Buffer.from(publicKey).toString('base64');
+  let key = verifyingKeys.get(name);
+  if (key === undefined) {
+    key = publicKeyObject(der.ed25519Public, publicKey, 'verify');
+    if (verifyingKeys.size >= maxVerifyingKeys) verifyingKeys.clear();
+    verifyingKeys.set(name, key);
+  }
+  return key;
+}
+
+/**
  * Verifies a raw Ed25519 signature. Returns false for any malformed key or signature; never
  * throws on attacker input.
  */
@@ -113,12 +132,7 @@ export function verifyRaw(
 ): boolean {
   if (signature.length !== signatureBytes || publicKey.length !== keyBytes) return false;
   try {
-    return verify(
-      null,
-      message,
-      publicKeyObject(der.ed25519Public, publicKey, 'verify'),
-      signature,
-    );
+    return verify(null, message, verifyingKey(publicKey), signature);
   } catch {
     return false;
   }

@@ -90,6 +90,22 @@ export function wrappedKeyId(wrapped: Uint8Array): Uint8Array {
 }
 
 /**
+ * The recipient's private key as HPKE wants it, imported once per key pair (importing through
+ * WebCrypto costs more than the unwrap). Held only as long as the key pair itself.
+ */
+const recipientKeys = new WeakMap<EncryptionKeyPair, Promise<CryptoKey>>();
+function recipientKeyOf(recipient: EncryptionKeyPair): Promise<CryptoKey> {
+  let key = recipientKeys.get(recipient);
+  if (key === undefined) {
+    key = hpkeSuite.kem.deserializePrivateKey(recipient.privateKey().expose());
+    // A failed import is not kept: the next unwrap tries again.
+    key.catch(() => recipientKeys.delete(recipient));
+    recipientKeys.set(recipient, key);
+  }
+  return key;
+}
+
+/**
  * Unwraps a key wrapped to `recipient`.
  * @throws FsError `integrity` when the blob is malformed, for another key, purpose or context,
  *   or was altered.
@@ -110,7 +126,7 @@ export async function unwrapKey(
   const enc = field.bytes(map, 'enc', op, keyBytes);
   const ct = field.bytes(map, 'ct', op);
   try {
-    const privateKey = await hpkeSuite.kem.deserializePrivateKey(recipient.privateKey().expose());
+    const privateKey = await recipientKeyOf(recipient);
     const plaintext = await hpkeSuite.open(
       { recipientKey: privateKey, enc, info: info(purpose) },
       ct,
