@@ -58,13 +58,18 @@ async function trashAnswers(ctx: AgentContext): Promise<TrashAnswer[]> {
   return entries;
 }
 
-/** The entry's name in `parent`, or null when it does not decrypt there. */
-function nameIn(parent: ResolvedEntry, entry: ResolvedEntry): EntryName | null {
+/** The name of the entry with `body` in `parent`, or null when it does not decrypt there. */
+function nameOf(parent: ResolvedEntry, body: DirEntryBody): EntryName | null {
   try {
-    return parseEntryName(decryptName(parent.key, entry.body.id, entry.body.name));
+    return parseEntryName(decryptName(parent.key, body.id, body.name));
   } catch {
     return null;
   }
+}
+
+/** The entry's name in `parent`, or null when it does not decrypt there. */
+function nameIn(parent: ResolvedEntry, entry: ResolvedEntry): EntryName | null {
+  return nameOf(parent, entry.body);
 }
 
 /**
@@ -250,12 +255,25 @@ async function undelete(
   });
 }
 
-/** Trashed entries, verified, by the folder they were in. */
-type TrashByFolder = Map<FileId, { entry: ResolvedEntry; deletedAt: number }[]>;
+/** An entry of the trash as the directory listed it, not yet verified. */
+interface TrashCandidate {
+  answer: TrashAnswer;
+  /** Its body as claimed: only to choose which entries to open (and verify). */
+  claimed: DirEntryBody;
+  deletedAt: number;
+}
+
+/** Trashed entries, unverified, by the folder they were in. */
+type TrashByFolder = Map<FileId, TrashCandidate[]>;
 
 /**
  * Finds the newest deleted entry of `path`'s name in its (live) folder in the caller's trash.
- * @throws FsError `permission` (another user's path), `not-exist`
+ * Only the entry found is verified (and, by the callers, what they go on to use of `byParent`):
+ * verifying the whole trash for each restore made restoring n files cost n² verifications
+ * (500 restores took 156 s). Choosing by claimed fields gives a lying directory nothing it did
+ * not have: what is used is verified before anything is written, and the directory decides
+ * what the trash lists anyway.
+ * @throws FsError `permission` (another user's path), `not-exist`, `integrity`
  */
 async function findInTrash(
   ctx: AgentContext,
@@ -278,27 +296,34 @@ async function findInTrash(
   const parent = await resolve(ctx, { owner: path.owner, elements: path.elements.slice(0, -1) });
   const byParent: TrashByFolder = new Map();
   for (const answer of await trashAnswers(ctx)) {
-    const entry = await openOwnTrashEntry(ctx, answer);
-    const folder = entry.body.parent;
+    let claimed: DirEntryBody;
+    try {
+      claimed = decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope'));
+    } catch {
+      continue; // not an entry at all; never chosen, so never verified
+    }
+    const folder = claimed.parent;
     if (folder === null) continue;
-    const item = { entry, deletedAt: answer.deletedAt ?? entry.body.time };
-    byParent.set(folder, [...(byParent.get(folder) ?? []), item]);
+    const item = { answer, claimed, deletedAt: answer.deletedAt ?? claimed.time };
+    const list = byParent.get(folder);
+    if (list === undefined) byParent.set(folder, [item]);
+    else list.push(item);
   }
-  let found: ResolvedEntry | undefined;
-  let foundAt = -1;
-  for (const { entry, deletedAt } of byParent.get(parent.body.id) ?? []) {
-    if (nameIn(parent, entry) === name && deletedAt > foundAt) {
-      found = entry;
-      foundAt = deletedAt;
+  let chosen: TrashCandidate | undefined;
+  for (const item of byParent.get(parent.body.id) ?? []) {
+    if (nameOf(parent, item.claimed) === name && item.deletedAt > (chosen?.deletedAt ?? -1)) {
+      chosen = item;
     }
   }
-  if (!found) {
+  if (!chosen) {
     throw new FsError(
       'not-exist',
       `${formatPath(path)} is not in your trash (only its owner can ${op} a file)`,
       { op, path: formatPath(path) },
     );
   }
+  // The same envelope, verified: its name and folder are the ones chosen by.
+  const found = await openOwnTrashEntry(ctx, chosen.answer);
   return { name, parent, found, byParent };
 }
 
@@ -315,7 +340,8 @@ export async function purgeFromTrash(ctx: AgentContext, path: PathName): Promise
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     order.push(next);
     if (next.body.kind === 'dir')
-      for (const { entry } of byParent.get(next.body.id) ?? []) pending.push(entry);
+      for (const { answer } of byParent.get(next.body.id) ?? [])
+        pending.push(await openOwnTrashEntry(ctx, answer));
   }
   for (const entry of order.reverse()) await purgeForGood(ctx, entry);
   return order.length;
@@ -400,7 +426,8 @@ export async function restore(
     // Everything in the trash below it comes back too, folder by folder.
     const pending: FileId[] = [found.body.id];
     for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
-      for (const { entry: child } of byParent.get(dir) ?? []) {
+      for (const { answer } of byParent.get(dir) ?? []) {
+        const child = await openOwnTrashEntry(ctx, answer);
         await undelete(ctx, child);
         restored += 1;
         if (child.body.kind === 'dir') pending.push(child.body.id);

@@ -12,6 +12,8 @@
  *   finish that did not verify) and access.refused (every refusal entries.ts logs; appended
  *   before the refusal is answered). A failure to append these is logged and does not change
  *   the answer;
+ * - coalesced, at most once per `auditThrottledMs` for each account and address: login.throttled
+ *   with the number of attempts the throttle refused (throttled-logins.ts says why);
  * - when the login state expires, for a login never finished: login.failed with reason
  *   `unfinished`, in the transaction that deletes the state (the directory's maintenance,
  *   every minute). With OPAQUE a wrong password is found out by the client, which then sends
@@ -26,7 +28,7 @@
  * Security: a checkpoint signed by the directory proves nothing against the directory itself;
  * it makes quiet edits by anyone without the identity key detectable (docs/threat-model.md).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type {
   AuditCheckpointRecord,
   AuditDetails,
@@ -53,6 +55,7 @@ import {
 } from '../wire/audit-log.js';
 import { decodeDirEntryUnverified, type DirEntryBody } from '../wire/dir-entry.js';
 import type { DirectoryConfig } from './config.js';
+import { createThrottledLogins } from './throttled-logins.js';
 
 /** What a route says about an event; the time and the source are filled in. */
 export interface AuditFields {
@@ -83,6 +86,11 @@ export interface DirectoryAudit {
    * `any` when any does. Returns the seq signed, or undefined when none was due.
    */
   checkpoint(mode: 'count' | 'any'): Promise<number | undefined>;
+  /**
+   * Counts a login attempt at `user` that the throttle refused, for a coalesced
+   * `login.throttled` record (throttled-logins.ts).
+   */
+  noteThrottled(request: FastifyRequest, user: UserName): void;
   /** Installs the hooks that record refusals and make checkpoints after requests. */
   install(app: FastifyInstance): void;
   /** Stops the timer and signs the head if anything is unsigned; idempotent. */
@@ -94,7 +102,10 @@ export interface AuditDeps {
   store: DirectoryStore;
   /** The directory's identity key, which signs checkpoints. */
   key: SigningKeyPair;
-  config: Pick<DirectoryConfig, 'auditCheckpointRecords' | 'auditCheckpointMs'>;
+  config: Pick<
+    DirectoryConfig,
+    'auditCheckpointRecords' | 'auditCheckpointMs' | 'auditThrottledMs'
+  >;
   now: () => number;
 }
 
@@ -118,6 +129,21 @@ export function createDirectoryAudit(deps: AuditDeps): DirectoryAudit {
   const { store, key, config, now } = deps;
   let running: Promise<number | undefined> | undefined;
   let closed = false;
+  let log: FastifyBaseLogger | undefined;
+  const throttled = createThrottledLogins({
+    store,
+    now,
+    flushMs: config.auditThrottledMs,
+    onError: (err) =>
+      log?.error(
+        {
+          event: 'audit.failed',
+          audit: 'login.throttled',
+          kind: isFsError(err) ? err.kind : 'internal',
+        },
+        'an audit record could not be appended',
+      ),
+  });
 
   const event = (request: FastifyRequest, fields: AuditFields): AuditEvent => {
     audited.add(request);
@@ -188,7 +214,12 @@ export function createDirectoryAudit(deps: AuditDeps): DirectoryAudit {
     record,
     checkpoint,
 
+    noteThrottled(request, user) {
+      throttled.note(user, request.ip);
+    },
+
     install(app) {
+      log = app.log;
       // Before any answer goes out (success or error), the refusals noted while handling it
       // are recorded, each with the owner of the entry refused as its subject.
       app.addHook('onSend', async (request, _reply, payload) => {
@@ -229,6 +260,7 @@ export function createDirectoryAudit(deps: AuditDeps): DirectoryAudit {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      await throttled.close().catch(() => undefined);
       await checkpoint('any').catch(() => undefined);
     },
   };

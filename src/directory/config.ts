@@ -82,6 +82,11 @@ export interface DirectoryConfig {
    */
   auditCheckpointMs: number;
   /**
+   * Login attempts refused by the throttle are recorded (`login.throttled`) at most once per
+   * this long for each account and address, with their number (throttled-logins.ts).
+   */
+  auditThrottledMs: number;
+  /**
    * A peer is quarantined once strikes name at least this many distinct blocks… (see
    * src/directory/routes/reports.ts for the rule and why).
    */
@@ -132,6 +137,7 @@ export const defaultConfig: DirectoryConfig = {
   requestsPerSecond: 200,
   auditCheckpointRecords: 100,
   auditCheckpointMs: 60 * 1000,
+  auditThrottledMs: 5 * 1000,
   quarantineBlocks: 3,
   quarantineReporters: 2,
   monitor: defaultMonitor,

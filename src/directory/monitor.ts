@@ -4,7 +4,9 @@
  *
  * Rules (thresholds in `DirectoryConfig.monitor`; docs/monitor.md gives each one's rationale):
  * - `password-guessing`: `guessFailures` failed logins on one account within `guessWindowMs`
- *   → the account's owner and admins;
+ *   → the account's owner and admins. Attempts the throttle refused count too
+ *   (`login.throttled`, weighed by its count): a guesser from one address is let through so
+ *   rarely that its failures alone would never reach the threshold;
  * - `credential-stuffing`: failed logins on `sourceAccounts` distinct accounts from one source
  *   within `sourceWindowMs` → admins;
  * - `permission-probing`: `probeRefusals` refused requests by one user on entries of another
@@ -67,6 +69,22 @@ interface Hit {
   time: number;
   /** The entry, for a deletion or an overwrite; the account, for a source's failed logins. */
   tag: string | null;
+  /** How many events it stands for: the count of a `login.throttled` record, else 1. */
+  weight: number;
+}
+
+/** The events that `hits` stand for. */
+const weightOf = (hits: readonly Hit[]): number => hits.reduce((sum, h) => sum + h.weight, 0);
+
+/** The most refusals one `login.throttled` record is taken to stand for. */
+const maxThrottledCount = 1_000_000;
+
+/** The number of refused attempts a `login.throttled` record carries (1 when it is malformed). */
+function throttledCount(details: Record<string, unknown>): number {
+  const count = details.count;
+  return typeof count === 'number' && Number.isSafeInteger(count) && count > 0
+    ? Math.min(count, maxThrottledCount)
+    : 1;
 }
 
 interface Pending {
@@ -156,21 +174,30 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       threshold: number,
       alert: Omit<NewAlert, 'dedupeKey' | 'time' | 'count'>,
       protect: boolean,
-      { reached, rose }: { reached: number; rose: boolean } = { reached: hits.length, rose: true },
+      { reached, rose }: { reached: number; rose: boolean } = {
+        reached: weightOf(hits),
+        rose: true,
+      },
     ): void => {
       if (pending === null || reached < threshold) return;
+      const weight = hits.at(-1)?.weight ?? 1;
       const known = pending.get(key);
       if (known !== undefined) {
-        known.alert.count += 1;
+        known.alert.count += weight;
         known.alert.time = record.time;
         if (protect && record.entry !== null) known.protect.add(record.entry);
         return;
       }
       // The first time in this scan: when the threshold is just reached, the alert stands for
       // every hit in the window; after, for this one (the store counts it up).
-      const first = reached === threshold && rose;
+      const first = reached - weight < threshold && rose;
       pending.set(key, {
-        alert: { ...alert, dedupeKey: key, time: record.time, count: first ? hits.length : 1 },
+        alert: {
+          ...alert,
+          dedupeKey: key,
+          time: record.time,
+          count: first ? weightOf(hits) : weight,
+        },
         windowMs,
         protect: new Set(
           protect
@@ -184,11 +211,15 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       });
     };
 
-    if (record.event === 'login.failed') {
+    // A throttled attempt is a guess the throttle refused: it counts like a failed login, as
+    // many times as the record says (throttled-logins.ts).
+    const throttled = record.event === 'login.throttled';
+    if (record.event === 'login.failed' || throttled) {
       const account = userOrNull(record.subjects[0]);
+      const weight = throttled ? throttledCount(details) : 1;
       if (account !== null) {
         const key = `password-guessing:${account}`;
-        const hits = hit(key, policy.guessWindowMs, { time: record.time, tag: null });
+        const hits = hit(key, policy.guessWindowMs, { time: record.time, tag: null, weight });
         fire(
           key,
           policy.guessWindowMs,
@@ -209,7 +240,11 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       const sourceKey = `credential-stuffing:${record.source}`;
       const sourceHits = hit(sourceKey, policy.sourceWindowMs, {
         time: record.time,
-        tag: account ?? `?${record.seq}`,
+        // An unknown account is named by no record: each failed login may be another one, but
+        // the refusals from one address at unknown names count as one (they are counted per
+        // name only while the throttle lets them through).
+        tag: account ?? (throttled ? '?throttled' : `?${record.seq}`),
+        weight,
       });
       const accounts = new Set(sourceHits.map((h) => h.tag)).size;
       if (accounts >= policy.sourceAccounts) {
@@ -236,7 +271,7 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       const user = userOrNull(record.actor);
       if (user === null) return;
       const key = `session-misuse:${user}`;
-      const hits = hit(key, policy.authWindowMs, { time: record.time, tag: null });
+      const hits = hit(key, policy.authWindowMs, { time: record.time, tag: null, weight: 1 });
       fire(
         key,
         policy.authWindowMs,
@@ -261,7 +296,11 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       const owner = userOrNull(record.subjects[0]);
       if (actor === null || owner === null || actor === owner) return;
       const key = `permission-probing:${actor}:${owner}`;
-      const hits = hit(key, policy.probeWindowMs, { time: record.time, tag: record.entry });
+      const hits = hit(key, policy.probeWindowMs, {
+        time: record.time,
+        tag: record.entry,
+        weight: 1,
+      });
       fire(
         key,
         policy.probeWindowMs,
@@ -285,7 +324,11 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       const owner = userOrNull(record.subjects[0]);
       if (actor === null || owner === null) return;
       const key = `deletion-burst:${actor}:${owner}`;
-      const hits = hit(key, policy.burstWindowMs, { time: record.time, tag: record.entry });
+      const hits = hit(key, policy.burstWindowMs, {
+        time: record.time,
+        tag: record.entry,
+        weight: 1,
+      });
       const by = actor === owner ? 'your account' : actor;
       fire(
         key,
@@ -311,7 +354,11 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       const owner = userOrNull(record.subjects[0]);
       if (actor === null || owner === null) return;
       const key = `overwrite-burst:${actor}:${owner}`;
-      const hits = hit(key, policy.burstWindowMs, { time: record.time, tag: record.entry });
+      const hits = hit(key, policy.burstWindowMs, {
+        time: record.time,
+        tag: record.entry,
+        weight: 1,
+      });
       const files = new Set(hits.map((h) => h.tag)).size;
       const rose = !hits.slice(0, -1).some((h) => h.tag === record.entry);
       const by = actor === owner ? 'your account' : actor;

@@ -35,6 +35,9 @@ export const auditKinds = [
   'entry.overwritten',
   // A peer's report of a validly signed capability replayed (src/directory/routes/sessions.ts).
   'capability.misused',
+  // Login attempts the throttle refused, counted per account and address (details.count;
+  // src/directory/throttled-logins.ts).
+  'login.throttled',
 ] as const;
 
 /** One of {@link auditKinds}. */

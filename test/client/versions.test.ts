@@ -143,4 +143,31 @@ describe('versions and restore', () => {
       await expectKindAsync('integrity', readFile(reader, p('/alice/kept.txt')));
     }
   });
+
+  it('restores a file while another entry of the trash does not verify, and refuses that one', async () => {
+    // The tampered entry is reported to the directory's monitor when it is opened.
+    agents?.allowAlerts(['entry-integrity']);
+    const { alice } = ctx;
+    for (const name of ['good.txt', 'bad.txt']) {
+      await writeFile(alice, p(`/alice/${name}`), bytesOf(name), { mode: 'create' });
+    }
+    const bad = await resolve(alice, p('/alice/bad.txt'));
+    await removeFile(alice, p('/alice/good.txt'));
+    await removeFile(alice, p('/alice/bad.txt'));
+    // Someone with the directory's database breaks the signature of bad.txt's tombstone.
+    const db = new Database(join(dir.dataDir, 'directory.db'));
+    try {
+      const row = db
+        .prepare<[string], { envelope: Buffer }>('SELECT envelope FROM entries WHERE id = ?')
+        .get(bad.body.id)!;
+      const broken = Buffer.from(row.envelope);
+      broken[broken.length - 1]! ^= 1;
+      db.prepare('UPDATE entries SET envelope = ? WHERE id = ?').run(broken, bad.body.id);
+    } finally {
+      db.close();
+    }
+    expect(await restore(alice, p('/alice/good.txt'))).toBe(1);
+    expect(await textOf(alice, p('/alice/good.txt'))).toBe('good.txt');
+    await expectKindAsync('integrity', restore(alice, p('/alice/bad.txt')));
+  });
 });

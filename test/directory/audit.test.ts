@@ -79,7 +79,7 @@ describe.each(storeEngines)('audit log on %s', (engine) => {
     const audit = createDirectoryAudit({
       store,
       key: directoryKey,
-      config: { auditCheckpointRecords: 1, auditCheckpointMs: 3_600_000 },
+      config: { auditCheckpointRecords: 1, auditCheckpointMs: 3_600_000, auditThrottledMs: 5_000 },
       now: () => now,
     });
     try {
@@ -240,7 +240,11 @@ describe.each(storeEngines)('audit log on %s', (engine) => {
       const audit = createDirectoryAudit({
         store,
         key: directoryKey,
-        config: { auditCheckpointRecords: 3, auditCheckpointMs: 3_600_000 },
+        config: {
+          auditCheckpointRecords: 3,
+          auditCheckpointMs: 3_600_000,
+          auditThrottledMs: 5_000,
+        },
         now: () => now + 5,
       });
       try {
@@ -277,7 +281,11 @@ describe.each(storeEngines)('audit log on %s', (engine) => {
     it('signs once when two directory processes race for the same head, and on close', async () => {
       const { db, store } = await world();
       const other = await db.open();
-      const config = { auditCheckpointRecords: 2, auditCheckpointMs: 3_600_000 };
+      const config = {
+        auditCheckpointRecords: 2,
+        auditCheckpointMs: 3_600_000,
+        auditThrottledMs: 5_000,
+      };
       const audits = [store, other].map((s) =>
         createDirectoryAudit({ store: s, key: directoryKey, config, now: () => now }),
       );

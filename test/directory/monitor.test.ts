@@ -37,6 +37,15 @@ function failedLogin(user: UserName | null, time: number, source = '198.51.100.7
   };
 }
 
+/** A `login.throttled` record: `count` attempts at `user` the throttle refused. */
+function throttledLogin(user: UserName | null, time: number, count: number): AuditEvent {
+  return {
+    ...failedLogin(user, time),
+    event: 'login.throttled',
+    details: user === null ? { count, unknownAccount: true } : { count },
+  };
+}
+
 /** Appends `events` in pages, as the directory would over time. */
 async function appendAll(store: DirectoryStore, events: readonly AuditEvent[]): Promise<void> {
   for (let i = 0; i < events.length; i += 1000) {
@@ -92,6 +101,54 @@ describe.each(storeEngines)('security monitor on %s', (engine) => {
     await monitor.scan();
     expect(await store.listAlerts()).toHaveLength(1);
   }, 120_000);
+
+  it('counts the guesses the throttle refused, as many as each record says', async () => {
+    const { store, monitor } = await world();
+    const alice = freshName();
+    // The few failures let through, then the refusals in between, coalesced per record.
+    await appendAll(store, [
+      ...Array.from({ length: 6 }, (_, i) => failedLogin(alice, start + i * 1000)),
+      throttledLogin(alice, start + 10_000, 4_000),
+      throttledLogin(alice, start + 15_000, 5_990),
+    ]);
+    await monitor.scan();
+    const [alert, ...rest] = await store.listAlerts(alice);
+    expect(rest).toEqual([]);
+    expect(alert).toMatchObject({ rule: 'password-guessing', audience: alice, count: 9_996 });
+    // Later refusals count it up by theirs; a malformed count counts once, never more.
+    await appendAll(store, [
+      throttledLogin(alice, start + 20_000, 3),
+      { ...throttledLogin(alice, start + 25_000, 0), details: { count: -5 } },
+      { ...throttledLogin(alice, start + 26_000, 0), details: { count: 'many' } },
+    ]);
+    await monitor.scan();
+    expect((await store.listAlerts(alice))[0]?.count).toBe(9_996 + 3 + 1 + 1);
+  });
+
+  it('is quiet for a user throttled after a few typos, who tries again a few times', async () => {
+    const { store, monitor } = await world();
+    const bob = freshName();
+    await appendAll(store, [
+      ...Array.from({ length: 5 }, (_, i) => failedLogin(bob, start + i * 1000)),
+      throttledLogin(bob, start + 6_000, 4),
+      throttledLogin(bob, start + 12_000, 2),
+    ]);
+    await monitor.scan();
+    expect(await store.listAlerts()).toEqual([]);
+  });
+
+  it('takes refusals at unknown names from one address as one account, not a stuffing attack', async () => {
+    const { store, monitor } = await world();
+    await appendAll(
+      store,
+      Array.from({ length: 30 }, (_, i) => ({
+        ...throttledLogin(null, start + i * 5_000, 50),
+        source: '203.0.113.77',
+      })),
+    );
+    await monitor.scan();
+    expect(await store.listAlerts()).toEqual([]);
+  });
 
   it('raises one admin alert for one source trying many accounts', async () => {
     const { store, monitor } = await world();

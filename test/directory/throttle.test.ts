@@ -9,7 +9,7 @@ import * as opaque from '@serenity-kit/opaque';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryClient } from '../../src/client/directory-client.js';
 import { defaultThrottle } from '../../src/directory/config.js';
-import { routes } from '../../src/wire/directory-api.js';
+import { type AlertsResponse, routes } from '../../src/wire/directory-api.js';
 import {
   engines,
   goodPassword,
@@ -37,10 +37,16 @@ describe.each(engines)('login throttling on %s', (engine) => {
   let attackerRequest: string;
 
   beforeAll(async () => {
-    dir = await startTestDirectory(engine, {
-      requestsPerSecond: 1_000_000, // test the login throttle itself, not the DoS guard
-      throttle: { ...defaultThrottle, accountLimit: 40, accountSpacingMs: 1000 },
-    });
+    dir = await startTestDirectory(
+      engine,
+      {
+        requestsPerSecond: 1_000_000, // test the login throttle itself, not the DoS guard
+        throttle: { ...defaultThrottle, accountLimit: 40, accountSpacingMs: 1000 },
+        auditThrottledMs: 100,
+      },
+      // The guessing at alice (and at bob from many sources) is what the monitor is for.
+      { allowAlerts: ['password-guessing'] },
+    );
     const setup = await dir.client();
     await setup.register('alice', goodPassword('alice'));
     await setup.register('bob', goodPassword('bob'));
@@ -71,6 +77,18 @@ describe.each(engines)('login throttling on %s', (engine) => {
     const user = await dir.client('127.0.0.2');
     const session = await user.login('alice', goodPassword('alice'));
     expect(session.user).toBe('alice');
+
+    // The refused guesses are evidence too: alice hears of them at once, in one alert that
+    // counts them all (not only the handful let through, whose failures are recorded only
+    // when their unfinished logins expire).
+    let alerts: AlertsResponse['alerts'] = [];
+    for (let i = 0; i < 50 && (alerts[0]?.count ?? 0) < 10_000 - answered; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ({ alerts } = await user.call<AlertsResponse>('GET', routes.alerts, undefined, session));
+    }
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ rule: 'password-guessing', audience: 'alice' });
+    expect(alerts[0]!.count).toBe(10_000 - answered);
   }, 120_000);
 
   it('throttles an unknown name exactly like a known one', async () => {

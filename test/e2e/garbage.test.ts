@@ -72,7 +72,7 @@ describe('garbage collection of removed files', () => {
     const left = everywhere(net);
     for (const id of keptBlocks) expect(left.has(id)).toBe(true);
     for (const peer of net.peers) {
-      expect(peer.proc.stderr()).toContain('"event":"block.released"');
+      await peer.proc.logged('"event":"block.released"');
     }
     expect(Buffer.compare(await readAll(alice, '/alice/kept.bin'), kept)).toBe(0);
     await expect(alice.stat('/alice/gone.bin')).rejects.toMatchObject({ kind: 'not-exist' });

@@ -28,6 +28,12 @@ export interface RunningProcess<T> {
   ready: T;
   stderr: () => string;
   /**
+   * Waits until stderr holds `text`. A process logs an event as it answers, but the log line
+   * travels through a pipe and may arrive after the answer did over the socket, so a test
+   * checking the log right after the answer must wait for it. @throws after `timeoutMs`
+   */
+  logged(text: string, timeoutMs?: number): Promise<void>;
+  /**
    * For a directory (or demo) process, allows these alerts too, from the test that triggers
    * them; nothing for other processes.
    */
@@ -118,6 +124,14 @@ export function startPeervault<T>(
           child,
           ready,
           stderr: () => stderr,
+          async logged(text, timeoutMs = 5_000) {
+            const deadline = Date.now() + timeoutMs;
+            while (!stderr.includes(text)) {
+              if (Date.now() > deadline)
+                throw new Error(`not logged within ${timeoutMs} ms: ${text}\n${stderr}`);
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          },
           allowAlerts: (allowed) => allowance.allow(allowed),
           async stop() {
             child.kill('SIGTERM');

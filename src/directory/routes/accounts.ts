@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { FsError } from '../../interface/errors.js';
+import { FsError, isFsError } from '../../interface/errors.js';
 import { parseUserName, type UserName } from '../../interface/names.js';
 import { randomBytesOf } from '../../crypto/random.js';
 import { fromBase64url, toBase64url } from '../../wire/base64.js';
@@ -125,7 +125,12 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContex
     const body = parseBody(schemas.loginStart, request.body, 'login');
     const user = parseUserName(body.user);
     const now = ctx.now();
-    await countLoginAttempt(store, config.throttle, user, request.ip, now);
+    try {
+      await countLoginAttempt(store, config.throttle, user, request.ip, now);
+    } catch (err) {
+      if (isFsError(err, 'throttled')) ctx.audit.noteThrottled(request, user);
+      throw err;
+    }
     const record = await store.getUser(user);
     const { serverLoginState, loginResponse } = opaque.server.startLogin({
       serverSetup: keys.opaqueSetup,
