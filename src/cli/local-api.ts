@@ -29,7 +29,13 @@ export interface ApiListEntry {
   kind: 'file' | 'dir';
   version: number;
   owner: string;
+  /** Who wrote the current version; `?` for a refused entry. */
   writer: string;
+  /**
+   * Set when the entry did not verify: why. Its name, kind and version are then what the
+   * directory claims, and it cannot be opened; the rest of the listing is verified.
+   */
+  refused?: string;
 }
 
 /** What `stat` answers. */

@@ -152,8 +152,15 @@ async function child(
  */
 export async function sharedTops(ctx: AgentContext, owner?: UserName): Promise<ResolvedEntry[]> {
   const { tops, refused } = await sharedTopsTolerant(ctx, owner);
-  if (refused[0] !== undefined) throw refused[0];
+  if (refused[0] !== undefined) throw refused[0].error;
   return tops;
+}
+
+/** A shared top that did not verify: why, and what the directory claimed about it. */
+interface RefusedTop {
+  error: FsError;
+  claimed: DirEntryBody;
+  version: number;
 }
 
 /**
@@ -164,7 +171,7 @@ export async function sharedTops(ctx: AgentContext, owner?: UserName): Promise<R
 async function sharedTopsTolerant(
   ctx: AgentContext,
   owner?: UserName,
-): Promise<{ tops: ResolvedEntry[]; refused: FsError[] }> {
+): Promise<{ tops: ResolvedEntry[]; refused: RefusedTop[] }> {
   const { entries } = await ctx.directory.call<SharedEntriesResponse>(
     'GET',
     routes.shared,
@@ -172,7 +179,7 @@ async function sharedTopsTolerant(
     ctx.session,
   );
   const tops: ResolvedEntry[] = [];
-  const refused: FsError[] = [];
+  const refused: RefusedTop[] = [];
   for (const answer of entries) {
     if (!answer.top) continue;
     const claimed = decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope'));
@@ -197,7 +204,7 @@ async function sharedTopsTolerant(
       });
     } catch (err) {
       if (!(err instanceof FsError) || err.kind !== 'integrity') throw err;
-      refused.push(err);
+      refused.push({ error: err, claimed, version: answer.version });
     }
   }
   return { tops: sortTops(tops), refused };
@@ -238,7 +245,7 @@ async function sharedTop(
   const { tops, refused } = await sharedTopsTolerant(ctx, owner);
   const found = tops.filter((t) => t.name.normalize('NFC') === wanted);
   // An entry that does not verify may be the one asked for: say so rather than "not found".
-  if (found.length === 0 && refused[0] !== undefined) throw refused[0];
+  if (found.length === 0 && refused[0] !== undefined) throw refused[0].error;
   if (found.length === 0) throw new FsError('not-exist', 'no such entry', { op: 'resolve' });
   if (found.length > 1) {
     throw new FsError(
@@ -366,7 +373,13 @@ export interface ListedEntry {
   version: number;
   owner: UserName;
   /** Who wrote the current version (the owner or an ACL writer), by the key that signed it. */
-  writer: UserName;
+  writer: UserName | '?';
+  /**
+   * Set when the entry did not verify (a forged or rolled-back version, say): why. Its name,
+   * kind and version are then only what the directory claims, and nothing else may be done
+   * with it; the rest of the listing is verified as usual.
+   */
+  refused?: string;
 }
 
 /** Resolves a directory and fetches its children as the directory answers them (unverified). */
@@ -397,40 +410,84 @@ async function openDirectory(
  */
 export async function list(ctx: AgentContext, path: PathName): Promise<ListedEntry[]> {
   if (path.elements.length === 0 && (await readableRoot(ctx, path.owner)) === null) {
-    // Another user's tree: only what they shared with the caller, by the names it has.
-    return (await sharedTops(ctx, path.owner)).map((top) => ({
-      name: top.name,
-      kind: top.body.kind,
-      version: top.body.version,
-      owner: top.body.owner,
-      writer: top.writer!,
-    }));
+    // Another user's tree: only what they shared with the caller, by the names it has. A
+    // share that does not verify is listed as refused, by its id: its name is sealed under
+    // the entry's own key, which is not opened for an entry that does not verify.
+    const { tops, refused } = await sharedTopsTolerant(ctx, path.owner);
+    return [
+      ...tops.map((top) => ({
+        name: top.name,
+        kind: top.body.kind,
+        version: top.body.version,
+        owner: top.body.owner,
+        writer: top.writer!,
+      })),
+      ...refused.map(({ error, claimed, version }): ListedEntry => ({
+        name: `?${claimed.id.slice(0, 8)}`,
+        kind: claimed.kind === 'dir' ? 'dir' : 'file',
+        version,
+        owner: path.owner,
+        writer: '?',
+        refused: error.message,
+      })),
+    ];
   }
   const { dir, entries } = await openDirectory(ctx, path, 'list');
   const listed: ListedEntry[] = [];
   for (const answer of entries) {
-    const { body, writer } = await verifyEntry(ctx, answer, {
-      parent: dir.body.id,
-      owner: dir.body.owner,
-      parentBody: dir.body,
-    });
-    const name = decryptName(dir.key, body.id, body.name);
-    if (!constantTimeEqual(body.tag, lookupTag(dir.key, parseEntryName(name)))) {
-      throw new FsError(
-        'integrity',
-        'an entry in this directory has a tag that does not match its name',
-        { op: 'list' },
-      );
+    try {
+      const { body, writer } = await verifyEntry(ctx, answer, {
+        parent: dir.body.id,
+        owner: dir.body.owner,
+        parentBody: dir.body,
+      });
+      const name = decryptName(dir.key, body.id, body.name);
+      if (!constantTimeEqual(body.tag, lookupTag(dir.key, parseEntryName(name)))) {
+        throw new FsError(
+          'integrity',
+          'an entry in this directory has a tag that does not match its name',
+          { op: 'list' },
+        );
+      }
+      listed.push({ name, kind: body.kind, version: body.version, owner: body.owner, writer });
+    } catch (err) {
+      // One entry that does not verify must not hide the others (a directory that wants to
+      // hide them can, by leaving them out; it need not be helped). It is shown as refused.
+      if (!(err instanceof FsError) || err.kind !== 'integrity') throw err;
+      listed.push(refusedEntry(dir, answer, err));
     }
-    listed.push({
-      name,
-      kind: body.kind,
-      version: body.version,
-      owner: body.owner,
-      writer,
-    });
   }
   return listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * A listing's line for an entry of `dir` that did not verify: named as its claimed name
+ * decrypts under the folder's key (the name is sealed to the entry's id, so it is a name that
+ * was given in this folder, if perhaps an old one), or by its id when even that fails.
+ */
+function refusedEntry(dir: ResolvedEntry, answer: EntryResponse, err: FsError): ListedEntry {
+  let claimed: DirEntryBody | undefined;
+  try {
+    claimed = decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope'));
+  } catch {
+    // not even an entry
+  }
+  let name: string | undefined;
+  if (claimed !== undefined) {
+    try {
+      name = parseEntryName(decryptName(dir.key, claimed.id, claimed.name));
+    } catch {
+      // sealed under another key, or not a name
+    }
+  }
+  return {
+    name: name ?? `?${claimed?.id.slice(0, 8) ?? 'unknown'}`,
+    kind: claimed?.kind === 'dir' ? 'dir' : 'file',
+    version: answer.version,
+    owner: dir.body.owner,
+    writer: '?',
+    refused: err.message,
+  };
 }
 
 /**
@@ -540,6 +597,14 @@ export async function removeTree(ctx: AgentContext, path: PathName): Promise<num
   if (path.elements.length === 0)
     throw new FsError('invalid', 'a root cannot be removed', { op: 'rmdir' });
   const children = await list(ctx, path);
+  // Nothing is removed at this level while an entry in it does not verify.
+  const refused = children.find((child) => child.refused !== undefined);
+  if (refused !== undefined) {
+    throw new FsError('integrity', `${refused.name}: ${refused.refused}`, {
+      op: 'rmdir',
+      path: formatPath(path),
+    });
+  }
   let removed = 0;
   for (const child of children) {
     const childPath = {

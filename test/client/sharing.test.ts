@@ -176,7 +176,10 @@ describe('sharing', () => {
       inject(current.body.id, forged, current.body.version + 1, attacker.session.user);
       for (const reader of [alice, bob, carol]) {
         await expectKindAsync('integrity', readFile(reader, p('/alice/injected.txt')));
-        await expectKindAsync('integrity', list(reader, p('/alice')));
+        // Listed as refused (and nothing else is): one forged entry hides no other.
+        const listed = await list(reader, p('/alice'));
+        expect(listed.filter((e) => e.refused !== undefined)).toHaveLength(1);
+        expect(listed.filter((e) => e.refused !== undefined)[0]).toMatchObject({ writer: '?' });
       }
       inject(current.body.id, current.envelope, current.body.version, 'alice');
     }
@@ -208,7 +211,9 @@ describe('sharing', () => {
     await expectKindAsync('integrity', readFile(bob, p('/alice/removed.txt')));
     // One tampered entry does not hide bob's other shares, nor does listing hide it.
     expect(await textOf(bob, p('/alice/team5.txt'))).toBe('v2 by carol');
-    await expectKindAsync('integrity', list(bob, p('/alice')));
+    const listed = await list(bob, p('/alice'));
+    expect(listed.filter((e) => e.refused !== undefined)).toHaveLength(1);
+    expect(listed.find((e) => e.name === 'team5.txt')?.refused).toBeUndefined();
     inject(now.body.id, now.envelope, now.body.version, 'alice');
     expect(await textOf(bob, p('/alice/removed.txt'))).toBe('one');
   });

@@ -8,12 +8,15 @@
  * - Ransomware on alice's device deleting 500 files within a minute raises one deletion-burst
  *   alert, the trash purge is refused while it is unread, and all 500 come back.
  * - A directory whose database is edited to roll an entry back below the version alice's peer
- *   saw is caught by that peer: the read is refused and `alerts` lists a device alert.
+ *   saw is caught by that peer: the read is refused and `alerts` lists a device alert; the
+ *   folder still lists, the ledger marked as refused (`ls` warns), and `rmdir -r` stops.
  *
  * The peer-side rules (bad blocks, forks by gossip, key substitution) have their own files:
  * quarantine.test.ts, malicious-peer.test.ts and fork.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as opaque from '@serenity-kit/opaque';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +26,8 @@ import { routes } from '../../src/wire/directory-api.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
+
+const bin = fileURLToPath(new URL('../../bin/peervault.js', import.meta.url));
 
 /** Runs `work` over `items` with at most `limit` in flight. */
 async function eachLimited<T>(
@@ -148,7 +153,9 @@ describe('scripted attackers against a network of real processes', () => {
   }, 300_000);
 
   it('a rollback edited into the database is caught by the peer that saw the newer version', async () => {
-    const path = '/alice/ledger.txt';
+    const path = '/alice/books/ledger.txt';
+    await alice.mkdir('/alice/books');
+    await alice.writeFile('/alice/books/notes.txt', Buffer.from('notes'), 'create');
     await alice.writeFile(path, Buffer.from('balance 1'), 'create');
     await alice.writeFile(path, Buffer.from('balance 2'));
     await alice.writeFile(path, Buffer.from('balance 3'));
@@ -190,5 +197,46 @@ describe('scripted attackers against a network of real processes', () => {
       ackedAt: null,
     });
     expect(device[0]!.evidence).toMatch(/directory 3, seen 4/);
+    // The folder still lists: the ledger marked as refused, the rest as usual.
+    const listed = await alice.list('/alice/books');
+    expect(listed.map((e) => [e.name, e.writer, e.refused === undefined])).toEqual([
+      ['ledger.txt', '?', false],
+      ['notes.txt', 'alice', true],
+    ]);
+    expect(listed[0]!.refused).toMatch(/this device saw version 4/);
+    // A recursive delete does not go ahead around it: nothing in the folder is removed.
+    await expectKindAsync('integrity', alice.rmdir('/alice/books', true));
+    expect(await alice.readText('/alice/books/notes.txt')).toBe('notes');
+
+    // `peervault ls` lists both and warns about the ledger on stderr; --json says why.
+    const ls = (...extra: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          bin,
+          'ls',
+          '/alice/books',
+          '--peer',
+          net.peers[0]!.data,
+          '--user',
+          'alice',
+          '--password-stdin',
+          ...extra,
+        ],
+        { input: goodPassword('alice'), encoding: 'utf8', timeout: 60_000 },
+      );
+    const text = ls();
+    expect(text.status).toBe(0);
+    expect(text.stdout.split('\n').filter(Boolean)).toEqual(['ledger.txt', 'notes.txt']);
+    expect(text.stderr).toMatch(
+      /warning: ledger\.txt did not verify and cannot be opened: .*saw version 4/,
+    );
+    const json = ls('--json');
+    expect(json.status).toBe(0);
+    const entries = JSON.parse(json.stdout) as { name: string; refused?: string }[];
+    expect(entries.map((e) => [e.name, e.refused !== undefined])).toEqual([
+      ['ledger.txt', true],
+      ['notes.txt', false],
+    ]);
   }, 60_000);
 });

@@ -16,6 +16,7 @@ import type { Terminal } from '../passwords.js';
 import { formatBytes } from '../progress.js';
 import {
   permissionLines,
+  refusedWarnings,
   restoredLine,
   retentionLine,
   sharedLines,
@@ -31,7 +32,9 @@ export const lsCommand: Command = {
   help: commandHelp({
     usage: 'ls [PATH]',
     about: `Lists the directory PATH (default: your own root, ~): one name per line, directories with a
-trailing /. With --json: the array of entries {name, kind, version, owner, writer}.`,
+trailing /. An entry that does not verify (forged, or rolled back by the directory) is listed
+with a warning on stderr and cannot be opened. With --json: the array of entries {name, kind,
+version, owner, writer, refused (why, for an entry that did not verify)}.`,
     session: true,
     examples: ['peervault ls', 'peervault ls docs --json', 'peervault ls /bob/shared'],
   }),
@@ -49,6 +52,7 @@ trailing /. With --json: the array of entries {name, kind, version, owner, write
       entries,
       entries.map((e) => (e.kind === 'dir' ? `${e.name}/` : e.name)),
     );
+    if (!ctx.json) for (const line of refusedWarnings(entries)) ctx.io.err(line);
     return 0;
   }),
 };

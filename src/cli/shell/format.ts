@@ -59,6 +59,15 @@ export function longListing(entries: readonly ApiListEntry[]): string[] {
   return table(entries.map((e) => [e.kind, `v${e.version}`, e.owner, e.writer, shownName(e)]));
 }
 
+/** The warning for each entry of a listing that did not verify (shown after the listing). */
+export function refusedWarnings(entries: readonly ApiListEntry[]): string[] {
+  return entries.flatMap((e) =>
+    e.refused === undefined
+      ? []
+      : [`warning: ${shownName(e)} did not verify and cannot be opened: ${e.refused}`],
+  );
+}
+
 /** A moment as local date and time to the second: `2025-03-01 14:02:11`. */
 export function formatTime(ms: number): string {
   const d = new Date(ms);

@@ -20,6 +20,7 @@ import {
 import {
   inColumns,
   longListing,
+  refusedWarnings,
   restoredLine,
   retentionLine,
   sharingLine,
@@ -137,6 +138,7 @@ const ls: ShellCommand = {
         ? inColumns(entries.map(shownName), columnsOf(ctx.output))
         : entries.map(shownName);
     for (const line of lines) ctx.out(line);
+    for (const line of refusedWarnings(entries)) ctx.out(line);
   },
 };
 
