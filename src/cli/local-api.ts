@@ -65,6 +65,8 @@ export interface ApiTrashItem {
   version: number;
   deletedAt: number;
   deletedBy: string;
+  /** Set when the entry did not verify: why (it cannot be restored). */
+  refused?: string;
 }
 
 /** What a restore did. */

@@ -524,6 +524,14 @@ export async function openOwnTrashEntry(
 export async function* walkTree(
   ctx: AgentContext,
   start?: ResolvedEntry,
+  options: {
+    /**
+     * Passes over an entry that does not verify (and, for a folder, what is below it) instead
+     * of throwing: for walks that only show things (naming the trash). Never for a walk whose
+     * result decides what may be released or changed.
+     */
+    skipRefused?: boolean;
+  } = {},
 ): AsyncGenerator<ResolvedEntry> {
   const first = start ?? (await ensureRoot(ctx));
   if (first.body.kind !== 'dir') {
@@ -540,29 +548,45 @@ export async function* walkTree(
       ctx.session,
     );
     for (const answer of entries) {
-      const { body, envelope, writer } = await verifyEntry(ctx, answer, {
-        parent: dir.body.id,
-        owner: dir.body.owner,
-        parentBody: dir.body,
-      });
-      const name = parseEntryName(decryptName(dir.key, body.id, body.name));
-      if (!constantTimeEqual(body.tag, lookupTag(dir.key, name))) {
-        throw new FsError('integrity', 'an entry has a tag that does not match its name', {
-          op: 'walk',
-        });
+      let entry: ResolvedEntry;
+      try {
+        entry = await walkedEntry(ctx, dir, answer);
+      } catch (err) {
+        if (options.skipRefused === true && err instanceof FsError && err.kind === 'integrity')
+          continue;
+        throw err;
       }
-      const entry: ResolvedEntry = {
-        path: { owner: dir.path.owner, elements: [...dir.path.elements, name] },
-        name,
-        body,
-        envelope,
-        key: await unwrapEntryKey(ctx, body),
-        writer,
-      };
-      if (body.kind === 'dir') pending.push(entry);
+      if (entry.body.kind === 'dir') pending.push(entry);
       else yield entry;
     }
   }
+}
+
+/** A child of `dir` as a walk finds it: verified, named, with its key. @throws `integrity` */
+async function walkedEntry(
+  ctx: AgentContext,
+  dir: ResolvedEntry,
+  answer: EntryResponse,
+): Promise<ResolvedEntry> {
+  const { body, envelope, writer } = await verifyEntry(ctx, answer, {
+    parent: dir.body.id,
+    owner: dir.body.owner,
+    parentBody: dir.body,
+  });
+  const name = parseEntryName(decryptName(dir.key, body.id, body.name));
+  if (!constantTimeEqual(body.tag, lookupTag(dir.key, name))) {
+    throw new FsError('integrity', 'an entry has a tag that does not match its name', {
+      op: 'walk',
+    });
+  }
+  return {
+    path: { owner: dir.path.owner, elements: [...dir.path.elements, name] },
+    name,
+    body,
+    envelope,
+    key: await unwrapEntryKey(ctx, body),
+    writer,
+  };
 }
 
 /** Every live entry of the caller's own tree (see {@link walkTree}). */

@@ -32,7 +32,7 @@ import {
   resolve,
   type ResolvedEntry,
   verifyEntry,
-  walkOwnTree,
+  walkTree,
 } from './namespace.js';
 import { writeEntryVersion } from './entry-writes.js';
 
@@ -46,6 +46,11 @@ export interface TrashItem {
   version: number;
   deletedAt: number;
   deletedBy: string;
+  /**
+   * Set when the entry did not verify: why. It has no path then, its kind and version are what
+   * the directory claims, and it cannot be restored; the rest of the trash is verified.
+   */
+  refused?: string;
 }
 
 async function trashAnswers(ctx: AgentContext): Promise<TrashAnswer[]> {
@@ -82,7 +87,14 @@ export async function listTrash(ctx: AgentContext): Promise<TrashItem[]> {
   const parents = new Map<FileId, ResolvedEntry | null>();
   const live = await liveDirs(ctx);
   for (const answer of answers) {
-    const entry = await openOwnTrashEntry(ctx, answer);
+    let entry: ResolvedEntry;
+    try {
+      entry = await openOwnTrashEntry(ctx, answer);
+    } catch (err) {
+      if (!(err instanceof FsError) || err.kind !== 'integrity') throw err;
+      items.push(refusedTrashItem(answer, err));
+      continue;
+    }
     let path: string | null = null;
     const parentId = entry.body.parent;
     if (parentId !== null) {
@@ -103,10 +115,33 @@ export async function listTrash(ctx: AgentContext): Promise<TrashItem[]> {
   return items;
 }
 
-/** The caller's live directories, by id (to name what is in the trash). */
+/** A trash line for an entry that did not verify: only what the directory claims, and why. */
+function refusedTrashItem(answer: TrashAnswer, err: FsError): TrashItem {
+  let kind: 'file' | 'dir' = 'file';
+  try {
+    if (decodeDirEntryUnverified(fromBase64url(answer.envelope, 'envelope')).kind === 'dir')
+      kind = 'dir';
+  } catch {
+    // not even an entry: shown as a file
+  }
+  return {
+    path: null,
+    kind,
+    version: answer.version,
+    deletedAt: answer.deletedAt ?? 0,
+    deletedBy: answer.deletedBy ?? '?',
+    refused: err.message,
+  };
+}
+
+/**
+ * The caller's live directories, by id (to name what is in the trash). An entry that does not
+ * verify is passed over (what was deleted from below it is listed without a path) rather than
+ * hiding the whole trash.
+ */
 async function liveDirs(ctx: AgentContext): Promise<Map<FileId, ResolvedEntry>> {
   const dirs = new Map<FileId, ResolvedEntry>();
-  for await (const entry of walkOwnTree(ctx))
+  for await (const entry of walkTree(ctx, undefined, { skipRefused: true }))
     if (entry.body.kind === 'dir') dirs.set(entry.body.id, entry);
   return dirs;
 }

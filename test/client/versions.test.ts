@@ -15,7 +15,7 @@ import {
   writeFile,
 } from '../../src/client/files.js';
 import { resolve } from '../../src/client/namespace.js';
-import { restore } from '../../src/client/restore.js';
+import { listTrash, restore } from '../../src/client/restore.js';
 import { decodeDirEntryUnverified, signDirEntry } from '../../src/wire/dir-entry.js';
 import { routes } from '../../src/wire/directory-api.js';
 import { chainHash } from '../../src/wire/key-log.js';
@@ -166,6 +166,12 @@ describe('versions and restore', () => {
     } finally {
       db.close();
     }
+    // The trash still lists: the bad one as refused, with no path.
+    const trash = await listTrash(alice);
+    expect(trash.find((t) => t.path === '/alice/good.txt')?.refused).toBeUndefined();
+    expect(trash.filter((t) => t.refused !== undefined)).toMatchObject([
+      { path: null, kind: 'file' },
+    ]);
     expect(await restore(alice, p('/alice/good.txt'))).toBe(1);
     expect(await textOf(alice, p('/alice/good.txt'))).toBe('good.txt');
     await expectKindAsync('integrity', restore(alice, p('/alice/bad.txt')));

@@ -156,6 +156,8 @@ describe('scripted attackers against a network of real processes', () => {
     const path = '/alice/books/ledger.txt';
     await alice.mkdir('/alice/books');
     await alice.writeFile('/alice/books/notes.txt', Buffer.from('notes'), 'create');
+    await alice.writeFile('/alice/books/old.txt', Buffer.from('old'), 'create');
+    await alice.remove('/alice/books/old.txt');
     await alice.writeFile(path, Buffer.from('balance 1'), 'create');
     await alice.writeFile(path, Buffer.from('balance 2'));
     await alice.writeFile(path, Buffer.from('balance 3'));
@@ -204,6 +206,8 @@ describe('scripted attackers against a network of real processes', () => {
       ['notes.txt', 'alice', true],
     ]);
     expect(listed[0]!.refused).toMatch(/this device saw version 4/);
+    // The trash still lists, with paths (they come from a walk of the live tree).
+    expect((await alice.trash()).map((t) => t.path)).toContain('/alice/books/old.txt');
     // A recursive delete does not go ahead around it: nothing in the folder is removed.
     await expectKindAsync('integrity', alice.rmdir('/alice/books', true));
     expect(await alice.readText('/alice/books/notes.txt')).toBe('notes');

@@ -22,6 +22,7 @@ import {
   sharedLines,
   sharingLine,
   stillThroughLines,
+  trashWhere,
 } from '../shell/format.js';
 import { download, upload } from '../transfer.js';
 import { commandHelp, formatTime, oneShot, positionalArgs } from '../session-options.js';
@@ -489,7 +490,7 @@ terminal; without one it needs --yes. With --json: {path, purged} (the number of
       items,
       items.map(
         (item) =>
-          `${new Date(item.deletedAt).toISOString()}  ${item.deletedBy}  ${item.path ?? '(in a deleted folder)'}${item.kind === 'dir' ? '/' : ''}`,
+          `${new Date(item.deletedAt).toISOString()}  ${item.deletedBy}  ${trashWhere(item)}`,
       ),
     );
     return 0;

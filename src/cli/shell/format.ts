@@ -16,6 +16,7 @@ import type {
   ApiRetention,
   ApiRight,
   ApiSharedItem,
+  ApiTrashItem,
   ApiSharingChange,
   ApiStat,
 } from '../local-api.js';
@@ -57,6 +58,12 @@ export function table(rows: readonly (readonly string[])[]): string[] {
 /** `ls -l`: kind, version, owner, last writer, name. */
 export function longListing(entries: readonly ApiListEntry[]): string[] {
   return table(entries.map((e) => [e.kind, `v${e.version}`, e.owner, e.writer, shownName(e)]));
+}
+
+/** Where a trash item was: its path, or why it has none. */
+export function trashWhere(item: ApiTrashItem): string {
+  if (item.refused !== undefined) return `(did not verify, cannot be restored: ${item.refused})`;
+  return (item.path ?? '(in a deleted folder)') + (item.kind === 'dir' ? '/' : '');
 }
 
 /** The warning for each entry of a listing that did not verify (shown after the listing). */

@@ -26,6 +26,7 @@ import {
   sharingLine,
   shownName,
   statLines,
+  trashWhere,
 } from './format.js';
 import { refuseNormalisedTwin } from './normalised-names.js';
 
@@ -419,8 +420,7 @@ const trash: ShellCommand = {
     if (args.length > 0) throw usageError(this.usage);
     for (const item of await ctx.api.trash()) {
       const when = new Date(item.deletedAt).toISOString().replace('T', ' ').slice(0, 16);
-      const what = (item.path ?? '(in a deleted folder)') + (item.kind === 'dir' ? '/' : '');
-      ctx.out(`${when}  ${item.deletedBy}  ${what}`);
+      ctx.out(`${when}  ${item.deletedBy}  ${trashWhere(item)}`);
     }
   },
 };
