@@ -81,6 +81,13 @@ export interface DirectoryClientInit {
    * in-memory store, closed with this client.
    */
   seenVersions?: SeenVersions;
+  /**
+   * How long, in ms, a request that the directory's per-address rate limit turned away is
+   * tried again before `throttled` reaches the caller (default 10,000; 0 never tries again).
+   * Safe for every request: the limit refuses it before anything is done. Never applies to the
+   * login throttle (op `login`), which exists to make guessers wait.
+   */
+  rateLimitRetryMs?: number;
 }
 
 /** A logged-in session: the user's unlocked identity and the device key that signs requests. */
@@ -116,6 +123,7 @@ export class DirectoryClient {
   readonly #agent: Agent;
   readonly #pins: KeyPins;
   readonly #keyLogCacheMs: number;
+  readonly #rateLimitRetryMs: number;
   /** Verified key logs by user, with when their fetch started; a fetch in flight is shared. */
   readonly #keyLogs = new Map<UserName, { at: number; state: Promise<KeyLogState> }>();
   #info: InfoResponse | undefined;
@@ -125,6 +133,7 @@ export class DirectoryClient {
     this.#agent = agent;
     this.#pins = init.keyPins ?? createMemoryKeyPins();
     this.#keyLogCacheMs = init.keyLogCacheMs ?? 2_000;
+    this.#rateLimitRetryMs = init.rateLimitRetryMs ?? 10_000;
     this.#ownsSeen = init.seenVersions === undefined;
     this.seen = init.seenVersions ?? openSeenVersions(':memory:');
   }
@@ -213,8 +222,33 @@ export class DirectoryClient {
     const payload = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     // A key event sent through this client (a rotation) must be seen by its next keyLog().
     if (path === routes.appendKey || path === routes.revokeKeys) this.#keyLogs.clear();
+    const deadline = Date.now() + this.#rateLimitRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#callOnce<T>(method, path, payload, body !== undefined, session, options);
+      } catch (err) {
+        // Turned away by the per-address rate limit (before anything was done): wait for the
+        // bucket to refill and send it again, signed afresh. Jitter keeps parallel callers
+        // from coming back all at once.
+        if (!(err instanceof FsError) || err.kind !== 'throttled' || err.op !== 'request')
+          throw err;
+        const wait = Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        if (Date.now() + wait > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  async #callOnce<T>(
+    method: string,
+    path: string,
+    payload: Uint8Array,
+    hasBody: boolean,
+    session: DirectorySession | undefined,
+    options: { headers?: Readonly<Record<string, string>> },
+  ): Promise<T> {
     const headers: Record<string, string> = { ...options.headers };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (hasBody) headers['content-type'] = 'application/json';
     if (session) {
       headers[authHeader] = signRequest(session.deviceKey, {
         session: session.id,

@@ -152,13 +152,25 @@ describe('peervault directory', () => {
       '--json',
     ]);
     cleanups.push(() => served.stop());
-    const client = await DirectoryClient.connect(served.ready);
-    cleanups.push(() => client.close());
+    // A client that never waits sees the limit (5 a second, a burst of 10)...
+    const impatient = await DirectoryClient.connect(served.ready, { rateLimitRetryMs: 0 });
+    cleanups.push(() => impatient.close());
     const answers = await Promise.allSettled(
-      Array.from({ length: 30 }, () => client.call('GET', routes.info)),
+      Array.from({ length: 30 }, () => impatient.call('GET', routes.info)),
     );
     const refused = answers.filter((a) => a.status === 'rejected');
     expect(refused.length).toBeGreaterThan(0);
     expect(answers.length - refused.length).toBeLessThanOrEqual(10);
+    expect(refused[0]).toMatchObject({ reason: { kind: 'throttled', op: 'request' } });
+    // ...and one that does (the default) gets every answer, paced by the limit.
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // the bucket refills
+    const patient = await DirectoryClient.connect(served.ready);
+    cleanups.push(() => patient.close());
+    const started = Date.now();
+    const paced = await Promise.allSettled(
+      Array.from({ length: 30 }, () => patient.call('GET', routes.info)),
+    );
+    expect(paced.filter((a) => a.status === 'rejected')).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThan(2_000); // 20 beyond the burst, at 5 a second
   });
 });
