@@ -17,8 +17,14 @@ import type { AuditEvent } from '../interface/audit.js';
 import type { DirectoryStore } from '../interface/directory-store.js';
 import type { UserName } from '../interface/names.js';
 
-/** Most (account, address) pairs held between flushes; beyond it, counted per address only. */
-export const maxThrottledPairs = 10_000;
+/**
+ * Most (account, address) pairs held between flushes; refusals beyond them are counted
+ * together, as from {@link overflowSource}.
+ */
+export const maxThrottledPairs = 1_000;
+
+/** The `source` of the record that counts the refusals beyond {@link maxThrottledPairs}. */
+export const overflowSource = 'many addresses';
 
 /** The throttled-login counter of one directory process. */
 export interface ThrottledLogins {
@@ -82,14 +88,17 @@ export function createThrottledLogins(deps: {
 
   return {
     note(user, source) {
+      // Past the table's bound, everything new goes to one count naming no account and no
+      // single address, so a guesser with many addresses cannot grow it (or the log) further.
       let key = `${user}\0${source}`;
       let held = counts.get(key);
       if (held === undefined && counts.size >= maxThrottledPairs) {
-        key = `\0${source}`;
+        key = '\0';
         held = counts.get(key);
       }
       if (held !== undefined) held.count += 1;
-      else counts.set(key, { user: key.startsWith('\0') ? null : user, source, count: 1 });
+      else if (key === '\0') counts.set(key, { user: null, source: overflowSource, count: 1 });
+      else counts.set(key, { user, source, count: 1 });
       timer ??= setTimeout(() => {
         timer = undefined;
         flush().catch(onError);

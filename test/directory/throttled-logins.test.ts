@@ -4,7 +4,11 @@
  * their number; an unknown account is named by nobody; the pair table is bounded.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createThrottledLogins, maxThrottledPairs } from '../../src/directory/throttled-logins.js';
+import {
+  createThrottledLogins,
+  maxThrottledPairs,
+  overflowSource,
+} from '../../src/directory/throttled-logins.js';
 import type { AuditRecord } from '../../src/interface/audit.js';
 import type { DirectoryStore } from '../../src/interface/directory-store.js';
 import { parseUserName } from '../../src/interface/names.js';
@@ -84,16 +88,18 @@ describe('throttled login records', () => {
     await log.close();
   });
 
-  it('counts per address only once the pair table is full', async () => {
+  it('counts together, naming nobody, once the pair table is full', async () => {
     const { log, records } = await world();
     for (let i = 0; i < maxThrottledPairs; i++) {
       log.note(parseUserName(`u${i}`), '203.0.113.5');
     }
-    for (let i = 0; i < 50; i++) log.note(parseUserName(`late${i}`), '203.0.113.5');
+    // More names from more addresses: one count, however many there are.
+    for (let i = 0; i < 50; i++) log.note(parseUserName(`late${i}`), `203.0.113.${i + 10}`);
     log.note(alice, '203.0.113.5');
     await log.flush();
     const got = await records();
     expect(got).toHaveLength(maxThrottledPairs + 1);
+    expect(got.at(-1)).toMatchObject({ source: overflowSource, subjects: [] });
     expect(JSON.parse(got.at(-1)!.details)).toEqual({ count: 51, unknownAccount: true });
   }, 60_000);
 });
