@@ -46,7 +46,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { FsError } from '../interface/errors.js';
-import { parseFileId } from '../interface/ids.js';
+import { type FileId, parseFileId } from '../interface/ids.js';
 import { parseUserName, type UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { fingerprint } from '../crypto/identity.js';
@@ -149,6 +149,12 @@ export interface GossipDeps {
   peerAllowed(key: Uint8Array): Promise<boolean>;
   /** Events for the operator; never a secret. */
   log(event: Record<string, unknown>): void;
+  /**
+   * Tells the directory of a fork found by gossip, on behalf of `user` when they have a live
+   * session at this peer (integrity-report.ts): the entry's owner and the admins then see it
+   * on every device, not only here. Never throws.
+   */
+  reportFork?(user: UserName, entry: FileId, evidence: string): void;
 }
 
 const short = (hash: Uint8Array) => Buffer.from(hash.subarray(0, 8)).toString('hex');
@@ -184,6 +190,7 @@ async function judge(
     return false;
   }
   const at = Date.now();
+  const evidence = `version ${own.version}: this device ${short(own.hash)}, peer ${fingerprint(peer)} ${short(theirHash)}`;
   for (const user of deps.seen.usersOf(own.entry)) {
     deps.seen.raise({
       user,
@@ -193,9 +200,10 @@ async function judge(
       summary: `another peer's users were shown a different version ${own.version} of entry ${own.entry}: the directory forked its history`,
       action:
         'tell your administrator: the directory (or its database) has been tampered with. Check the file with the people you share it with before you trust either version',
-      evidence: `version ${own.version}: this device ${short(own.hash)}, peer ${fingerprint(peer)} ${short(theirHash)}`,
+      evidence,
       at,
     });
+    deps.reportFork?.(user, own.entry, evidence);
   }
   deps.log({
     event: 'gossip.fork',

@@ -35,7 +35,8 @@ import {
   writeFileAtomic,
 } from '../support/key-files.js';
 import { buildBlockServer } from './block-routes.js';
-import { registerGossipRoutes, startHeadGossip } from './head-gossip.js';
+import { type GossipDeps, registerGossipRoutes, startHeadGossip } from './head-gossip.js';
+import { reportEntryIntegrity } from '../client/integrity-report.js';
 import { createFileAccess } from './file-access.js';
 import { createBlockRefs } from './block-refs.js';
 import { releasePageOf, startReleaseSweeper } from './release-sweeper.js';
@@ -298,7 +299,9 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     }),
     now: Date.now,
   });
-  const gossipDeps = {
+  // The sessions of the users logged in here (the local API's), by token.
+  const sessions = new Map<string, DirectorySession>();
+  const gossipDeps: GossipDeps = {
     seen: seenVersions,
     directory,
     // Checked against the pinned fingerprint when the client connected.
@@ -306,6 +309,13 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     self: key.publicKey,
     peerAllowed,
     log: logEvent,
+    reportFork(user, entry, evidence) {
+      const session = [...sessions.values()].find(
+        (s) => s.user === user && s.expiresAt > Date.now(),
+      );
+      if (session !== undefined)
+        void reportEntryIntegrity({ directory, session }, entry, 'fork', evidence);
+    },
   };
   registerGossipRoutes(blocks, gossipDeps);
   // The agent reaches other peers as this peer (its TLS key is registered), carrying
@@ -459,7 +469,6 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     logEvent({ event: 'gc.pass', user: session.user, ...summary });
     return summary;
   };
-  const sessions = new Map<string, DirectorySession>();
   const api = buildLocalApi({
     ...(options.eagerRekeyMaxBytes === undefined
       ? {}

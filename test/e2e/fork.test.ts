@@ -29,7 +29,7 @@ describe('peers gossiping what they saw catch a forked directory', () => {
       peers: 2,
       replicas: 2,
       peerArgs: ['--gossip-interval', '200ms'],
-      // alice's own read of the forked file is reported to the directory's monitor too.
+      // The fork, reported to the directory's monitor by the peers that find it.
       allowAlerts: ['entry-integrity'],
     });
     await net.register('alice', goodPassword('alice'));
@@ -111,6 +111,17 @@ describe('peers gossiping what they saw catch a forked directory', () => {
       });
       expect(saw[0]!.evidence).toMatch(/^version 3: this device [0-9a-f]{16}, peer /);
     }
+    // The peers also told the directory, for their users: alice (the owner) sees it there too,
+    // on any device, before she has read the file anywhere.
+    let reported: ApiAlert[] = [];
+    for (let i = 0; i < 50 && reported.length === 0; i++) {
+      reported = (await alice.alerts()).alerts.filter(
+        (a) => a.origin === 'directory' && a.rule === 'entry-integrity',
+      );
+      if (reported.length === 0) await sleep(200);
+    }
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatchObject({ audience: 'alice', severity: 'critical' });
     // alice's own peer refuses the forked file outright.
     await expect(alice.readText(path)).rejects.toMatchObject({ kind: 'integrity' });
     // Acknowledged, it stays read: later gossip rounds do not raise it again.
