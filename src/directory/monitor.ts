@@ -71,6 +71,8 @@ interface Hit {
   tag: string | null;
   /** How many events it stands for: the count of a `login.throttled` record, else 1. */
   weight: number;
+  /** The record's place in the log. */
+  seq: number;
 }
 
 /** The events that `hits` stand for. */
@@ -130,6 +132,8 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
   let cursor = deps.after;
   let running: Promise<void> = Promise.resolve();
   const windows = new Map<string, Hit[]>();
+  /** By window key: the seq of the newest record counted into an alert (none counted twice). */
+  const counted = new Map<string, number>();
   let timer: ReturnType<typeof setInterval> | undefined;
   const longest = Math.max(
     policy.guessWindowMs,
@@ -153,7 +157,10 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
   const sweep = (time: number): void => {
     if (windows.size < 10_000) return;
     for (const [key, list] of windows) {
-      if ((list.at(-1)?.time ?? 0) < time - longest) windows.delete(key);
+      if ((list.at(-1)?.time ?? 0) < time - longest) {
+        windows.delete(key);
+        counted.delete(key);
+      }
     }
   };
 
@@ -179,7 +186,11 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
         rose: true,
       },
     ): void => {
-      if (pending === null || reached < threshold) return;
+      if (reached < threshold) return;
+      const countedUpTo = counted.get(key) ?? 0;
+      counted.set(key, record.seq);
+      // In the warm-up the last process counted this record already; only remember that.
+      if (pending === null) return;
       const weight = hits.at(-1)?.weight ?? 1;
       const known = pending.get(key);
       if (known !== undefined) {
@@ -189,14 +200,16 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
         return;
       }
       // The first time in this scan: when the threshold is just reached, the alert stands for
-      // every hit in the window; after, for this one (the store counts it up).
+      // every hit in the window not counted before (a window that slid below the threshold and
+      // rose again holds hits an open alert already counted); after, for this one (the store
+      // counts it up).
       const first = reached - weight < threshold && rose;
       pending.set(key, {
         alert: {
           ...alert,
           dedupeKey: key,
           time: record.time,
-          count: first ? weightOf(hits) : weight,
+          count: first ? weightOf(hits.filter((h) => h.seq > countedUpTo)) : weight,
         },
         windowMs,
         protect: new Set(
@@ -219,7 +232,12 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       const weight = throttled ? throttledCount(details) : 1;
       if (account !== null) {
         const key = `password-guessing:${account}`;
-        const hits = hit(key, policy.guessWindowMs, { time: record.time, tag: null, weight });
+        const hits = hit(key, policy.guessWindowMs, {
+          time: record.time,
+          tag: null,
+          weight,
+          seq: record.seq,
+        });
         fire(
           key,
           policy.guessWindowMs,
@@ -245,6 +263,7 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
         // name only while the throttle lets them through).
         tag: account ?? (throttled ? '?throttled' : `?${record.seq}`),
         weight,
+        seq: record.seq,
       });
       const accounts = new Set(sourceHits.map((h) => h.tag)).size;
       if (accounts >= policy.sourceAccounts) {
@@ -271,7 +290,12 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
       const user = userOrNull(record.actor);
       if (user === null) return;
       const key = `session-misuse:${user}`;
-      const hits = hit(key, policy.authWindowMs, { time: record.time, tag: null, weight: 1 });
+      const hits = hit(key, policy.authWindowMs, {
+        time: record.time,
+        tag: null,
+        weight: 1,
+        seq: record.seq,
+      });
       fire(
         key,
         policy.authWindowMs,
@@ -300,6 +324,7 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
         time: record.time,
         tag: record.entry,
         weight: 1,
+        seq: record.seq,
       });
       fire(
         key,
@@ -328,6 +353,7 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
         time: record.time,
         tag: record.entry,
         weight: 1,
+        seq: record.seq,
       });
       const by = actor === owner ? 'your account' : actor;
       fire(
@@ -358,6 +384,7 @@ export function createDirectoryMonitor(deps: MonitorDeps): DirectoryMonitor {
         time: record.time,
         tag: record.entry,
         weight: 1,
+        seq: record.seq,
       });
       const files = new Set(hits.map((h) => h.tag)).size;
       const rose = !hits.slice(0, -1).some((h) => h.tag === record.entry);

@@ -125,6 +125,25 @@ describe.each(storeEngines)('security monitor on %s', (engine) => {
     expect((await store.listAlerts(alice))[0]?.count).toBe(9_996 + 3 + 1 + 1);
   });
 
+  it('counts each failure once when its window slides below the threshold and rises again', async () => {
+    const { store, monitor } = await world();
+    const alice = freshName();
+    // 20 failures a minute apart: the alert, counting 20. An hour after the first, the window
+    // holds 19 of them; one more reaches the threshold again while the alert is still open.
+    const minute = 60_000;
+    await appendAll(
+      store,
+      Array.from({ length: 20 }, (_, i) => failedLogin(alice, start + i * minute)),
+    );
+    await monitor.scan();
+    expect((await store.listAlerts(alice))[0]?.count).toBe(20);
+    await appendAll(store, [failedLogin(alice, start + 61 * minute)]);
+    await monitor.scan();
+    const [alert, ...rest] = await store.listAlerts(alice);
+    expect(rest).toEqual([]);
+    expect(alert?.count).toBe(21);
+  });
+
   it('is quiet for a user throttled after a few typos, who tries again a few times', async () => {
     const { store, monitor } = await world();
     const bob = freshName();
