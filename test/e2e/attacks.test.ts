@@ -22,7 +22,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiAlert, LocalApi } from '../../src/cli/local-api.js';
 import { DirectoryClient } from '../../src/client/directory-client.js';
-import { routes } from '../../src/wire/directory-api.js';
+import { type AlertsResponse, routes } from '../../src/wire/directory-api.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
@@ -54,7 +54,15 @@ describe('scripted attackers against a network of real processes', () => {
       // Both peers and the attacker come from loopback: the per-address request limit is
       // raised so that the rules under test, not the DoS guard, answer the attacker.
       directoryArgs: ['--rate-limit', '100000'],
-      allowAlerts: ['password-guessing', 'deletion-burst', 'entry-integrity'],
+      allowAlerts: [
+        'password-guessing',
+        'credential-stuffing',
+        'permission-probing',
+        'session-misuse',
+        'deletion-burst',
+        'overwrite-burst',
+        'entry-integrity',
+      ],
     });
     await net.register('alice', goodPassword('alice'));
     alice = new LocalApi({ url: net.peers[0]!.proc.ready.api, token: net.peers[0]!.token });
@@ -64,6 +72,34 @@ describe('scripted attackers against a network of real processes', () => {
 
   const directoryAlerts = async (rule: string): Promise<ApiAlert[]> =>
     (await alice.alerts()).alerts.filter((a) => a.origin === 'directory' && a.rule === rule);
+
+  /** The directory's database, as an intruder (or an admin's script) reads it. */
+  const directoryDb = () =>
+    new Database(join(dirname(net.peers[0]!.data), 'directory', 'directory.db'));
+
+  /** The alerts of `rule` as stored (admin-only ones included), read from the database. */
+  const storedAlerts = (rule: string) => {
+    const db = directoryDb();
+    try {
+      return db
+        .prepare<[string], { audience: string | null; count: number; summary: string }>(
+          'SELECT audience, count, summary FROM alerts WHERE rule = ?',
+        )
+        .all(rule);
+    } finally {
+      db.close();
+    }
+  };
+
+  /** Polls until `read` gives a non-empty list (the monitor scans after requests and every 10 s). */
+  async function eventually<T>(read: () => Promise<T[]> | T[]): Promise<T[]> {
+    let got: T[] = [];
+    for (let i = 0; i < 100 && got.length === 0; i++) {
+      got = await read();
+      if (got.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return got;
+  }
 
   it('10,000 guesses at one account: one alert, a throttled guesser, the owner not slowed', async () => {
     await opaque.ready;
@@ -116,6 +152,73 @@ describe('scripted attackers against a network of real processes', () => {
     expect(guessing[0]!.action).toMatch(/peervault passwd/);
   }, 180_000);
 
+  it('one address trying a dozen accounts: one admin alert, and the address throttled', async () => {
+    await opaque.ready;
+    const victims = Array.from({ length: 12 }, (_, i) => `victim${i}`);
+    for (const name of victims) await net.register(name, goodPassword(name));
+    const stuffer = await DirectoryClient.connect({
+      ...net.directory.ready,
+      localAddress: '127.0.0.10',
+    });
+    const request = opaque.client.startLogin({ password: 'password1' }).startLoginRequest;
+    let throttled = 0;
+    try {
+      for (let round = 0; round < 4; round++) {
+        for (const user of victims) {
+          try {
+            await stuffer.call('POST', routes.loginStart, { user, request });
+          } catch (err) {
+            if ((err as { kind?: string }).kind !== 'throttled') throw err;
+            throttled++;
+          }
+        }
+      }
+    } finally {
+      await stuffer.close();
+    }
+    expect(throttled).toBeGreaterThan(0);
+    // Admins only: no victim is told (each saw too few tries to be a target by itself).
+    const stuffing = await eventually(() => storedAlerts('credential-stuffing'));
+    expect(stuffing).toHaveLength(1);
+    expect(stuffing[0]).toMatchObject({ audience: null });
+    expect(stuffing[0]!.summary).toContain('127.0.0.10');
+    expect(storedAlerts('password-guessing').filter((a) => a.audience !== 'alice')).toEqual([]);
+  }, 60_000);
+
+  it("another user probing 20 of alice's entries: alice is told who, the prober nothing", async () => {
+    await net.register('mallory', goodPassword('mallory'));
+    for (let i = 0; i < 20; i++) {
+      await alice.writeFile(`/alice/private-${i}.txt`, Buffer.from(`secret ${i}`), 'create');
+    }
+    // mallory learned the ids (peers and gossip see them); she asks the directory for each.
+    const db = directoryDb();
+    const ids = db
+      .prepare<[], { id: string }>(
+        "SELECT id FROM entries WHERE owner = 'alice' AND kind = 'file' ORDER BY id LIMIT 20",
+      )
+      .all()
+      .map((r) => r.id);
+    db.close();
+    const mallory = await DirectoryClient.connect(net.directory.ready);
+    try {
+      const session = await mallory.login('mallory', goodPassword('mallory'));
+      for (const id of ids) {
+        await expectKindAsync(
+          'not-exist',
+          mallory.call('GET', routes.entry.replace(':id', id), undefined, session),
+        );
+      }
+      const probing = await eventually(() => directoryAlerts('permission-probing'));
+      expect(probing).toHaveLength(1);
+      expect(probing[0]).toMatchObject({ audience: 'alice', count: 20 });
+      expect(probing[0]!.summary).toContain('mallory');
+      const own = await mallory.call<AlertsResponse>('GET', routes.alerts, undefined, session);
+      expect(own.alerts).toEqual([]);
+    } finally {
+      await mallory.close();
+    }
+  }, 60_000);
+
   it('500 deletions within a minute: one burst alert, purge refused, all 500 restorable', async () => {
     await alice.mkdir('/alice/work');
     const names = Array.from(
@@ -152,6 +255,49 @@ describe('scripted attackers against a network of real processes', () => {
       expect(await alice.readText(name)).toBe(`contents of ${name}`);
   }, 300_000);
 
+  it('100 files overwritten within minutes: one burst alert, every earlier version kept', async () => {
+    const names = Array.from(
+      { length: 100 },
+      (_, i) => `/alice/work/f${String(i).padStart(3, '0')}`,
+    );
+    // Ransomware encrypting in place: each file gets a new version of garbage.
+    await eachLimited(names, 4, async (name) => {
+      await alice.writeFile(name, Buffer.from(`encrypted ${name}`));
+    });
+    const bursts = await eventually(() => directoryAlerts('overwrite-burst'));
+    expect(bursts).toHaveLength(1);
+    expect(bursts[0]).toMatchObject({ audience: 'alice', severity: 'critical', ackedAt: null });
+    expect(bursts[0]!.action).toMatch(/restore PATH --version N/);
+    // Any file comes back as it was.
+    const [first] = names;
+    const versions = await alice.versions(first!);
+    const before = versions.filter((v) => !v.deleted).at(-2)!;
+    await alice.restore(first!, { version: before.version });
+    expect(await alice.readText(first!)).toBe(`contents of ${first!}`);
+  }, 120_000);
+
+  it('a stolen session used after alice ended it: alice is told, the thief gets nothing', async () => {
+    const thief = await DirectoryClient.connect({
+      ...net.directory.ready,
+      localAddress: '127.0.0.11',
+    });
+    try {
+      const stolen = await thief.login('alice', goodPassword('alice'));
+      // alice notices and ends every session of hers, then logs in again.
+      await alice.logout({ everywhere: true });
+      await alice.login('alice', goodPassword('alice'));
+      for (let i = 0; i < 6; i++) {
+        await expectKindAsync('revoked', thief.call('GET', routes.trash, undefined, stolen));
+      }
+      const misuse = await eventually(() => directoryAlerts('session-misuse'));
+      expect(misuse).toHaveLength(1);
+      expect(misuse[0]).toMatchObject({ audience: 'alice', severity: 'critical', count: 6 });
+      expect(misuse[0]!.action).toMatch(/revocate/);
+    } finally {
+      await thief.close();
+    }
+  }, 60_000);
+
   it('a rollback edited into the database is caught by the peer that saw the newer version', async () => {
     const path = '/alice/books/ledger.txt';
     await alice.mkdir('/alice/books');
@@ -164,13 +310,15 @@ describe('scripted attackers against a network of real processes', () => {
     await alice.writeFile(path, Buffer.from('balance 4'));
     expect(await alice.readText(path)).toBe('balance 4');
 
-    // An intruder with the directory's database puts version 3 back as the newest. (The
-    // restored files of the burst above are at version 3; only the ledger reached 4.)
-    const db = new Database(join(dirname(net.peers[0]!.data), 'directory', 'directory.db'));
+    // An intruder with the directory's database puts version 3 back as the newest (the ledger
+    // is the file written last).
+    const db = directoryDb();
     let id: string;
     try {
       ({ id } = db
-        .prepare<[], { id: string }>("SELECT id FROM entries WHERE version = 4 AND kind = 'file'")
+        .prepare<[], { id: string }>(
+          "SELECT id FROM entries WHERE kind = 'file' ORDER BY updated_at DESC LIMIT 1",
+        )
         .get()!);
       const v3 = db
         .prepare<[string], { envelope: Buffer; writer: string }>(
