@@ -10,9 +10,11 @@ import { directoryCommand } from '../../src/cli/commands/directory.js';
 import { fingerprint } from '../../src/crypto/identity.js';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
 import { newFileId, randomBytesOf } from '../../src/crypto/random.js';
-import { blockIdFromBytes, type BlockId } from '../../src/interface/ids.js';
+import { blockIdFromBytes, type BlockId, type FileId } from '../../src/interface/ids.js';
 import { toBase64url } from '../../src/wire/base64.js';
+import { type DirEntryBody, signDirEntry } from '../../src/wire/dir-entry.js';
 import { type AuditResponse, routes } from '../../src/wire/directory-api.js';
+import { signEntryAcl } from '../../src/wire/entry-acl.js';
 import { openPeerList, signPeerRecord } from '../../src/wire/peer-record.js';
 import {
   engines,
@@ -43,13 +45,54 @@ describe.each(engines)('peer reports and quarantine on %s', (engine) => {
     return peer;
   };
 
-  const report = (session: DirectorySession, peer: SigningKeyPair, block = newBlock()) =>
-    client.reportPeer(session, {
-      peer: peer.publicKey,
-      reason: 'integrity',
-      block,
-      file: newFileId(),
-    });
+  const report = (
+    session: DirectorySession,
+    peer: SigningKeyPair,
+    block = newBlock(),
+    file = newFileId(),
+  ) => client.reportPeer(session, { peer: peer.publicKey, reason: 'integrity', block, file });
+
+  /** A fresh user, registered and logged in. */
+  async function user(): Promise<DirectorySession> {
+    const name = `u${Buffer.from(randomBytesOf(4)).toString('hex')}`;
+    await client.register(name, goodPassword(name));
+    return client.login(name, goodPassword(name));
+  }
+
+  /** Creates `owner`'s entry `id` under `parent` (a root folder when null), readable by `readers`. */
+  async function create(
+    owner: DirectorySession,
+    parent: FileId | null,
+    readers: DirectorySession[],
+  ): Promise<FileId> {
+    const id = newFileId();
+    const acl = { r: readers.map((r) => r.user), w: [] };
+    const body: DirEntryBody = {
+      id,
+      parent,
+      owner: owner.user,
+      version: 1,
+      kind: parent === null ? 'dir' : 'file',
+      tag: parent === null ? new Uint8Array(32) : Uint8Array.from(Buffer.from(id.padEnd(32, 'x'))),
+      name: new Uint8Array(0),
+      label: new Uint8Array(0),
+      meta: new Uint8Array(0),
+      keys: Object.fromEntries([owner.user, ...acl.r].map((u) => [u, Uint8Array.of(1)])),
+      acl,
+      aclCert: signEntryAcl(owner.identity.signing, {
+        entry: id,
+        owner: owner.user,
+        version: 1,
+        ...acl,
+      }),
+      deleted: null,
+      prev: new Uint8Array(32),
+      time: Date.now(),
+    };
+    const envelope = signDirEntry(owner.identity.signing, body);
+    await client.call('POST', routes.entries, { envelope: toBase64url(envelope) }, owner);
+    return id;
+  }
 
   const listed = async (peer: SigningKeyPair): Promise<boolean> => {
     const { peers } = await client.peers();
@@ -160,6 +203,29 @@ describe.each(engines)('peer reports and quarantine on %s', (engine) => {
     expect(
       (await dir.running.store.listAlerts()).filter((a) => a.rule === 'peer-quarantined'),
     ).toHaveLength(3);
+  });
+
+  it('tells the owner of the files whose blocks were bad, and no one whose file a reporter named but may not read', async () => {
+    const dave = await user();
+    const eve = await user();
+    const shared = await create(dave, await create(dave, null, []), [alice, bob]);
+    const private_ = await create(eve, await create(eve, null, []), []);
+    const bad = await addPeer();
+    await report(alice, bad, newBlock(), shared);
+    await report(alice, bad, newBlock(), private_);
+    expect(await report(bob, bad, newBlock(), shared)).toMatchObject({ quarantined: true });
+
+    const alerts = (await dir.running.store.listAlerts()).filter(
+      (a) => a.rule === 'peer-quarantined' && a.summary.includes(fingerprint(bad.publicKey)),
+    );
+    expect(alerts.map((a) => a.audience).sort()).toEqual(
+      [alice.user, bob.user, dave.user, null].sort(),
+    );
+    // dave read nothing himself: his alert says what to do about his blocks.
+    expect(alerts.find((a) => a.audience === dave.user)!.action).toMatch(
+      /blocks of your files on it failed verification.*peervault repair/,
+    );
+    expect(alerts.find((a) => a.audience === alice.user)!.action).toMatch(/nothing was read/);
   });
 
   it('is released by the operator: listed again, strikes forgotten, recorded', async () => {

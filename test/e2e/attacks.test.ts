@@ -7,9 +7,15 @@
  *   get only a handful of answers; the owner still logs in from elsewhere at once.
  * - Ransomware on alice's device deleting 500 files within a minute raises one deletion-burst
  *   alert, the trash purge is refused while it is unread, and all 500 come back.
+ * - One address trying a dozen accounts, another user probing 20 of alice's entries, 100
+ *   overwrites within minutes, a stolen session used after alice ended it, and one captured
+ *   request replayed six times each raise one alert for whoever must act, and nothing more.
  * - A directory whose database is edited to roll an entry back below the version alice's peer
  *   saw is caught by that peer: the read is refused and `alerts` lists a device alert; the
  *   folder still lists, the ledger marked as refused (`ls` warns), and `rmdir -r` stops.
+ * - The same intruder swapping a version for one whose signature is broken is caught by every
+ *   read: the bytes are refused, alice's device keeps an `entry-forged` alert, and the report
+ *   it sends raises `entry-integrity` for alice at the directory.
  *
  * The peer-side rules (bad blocks, forks by gossip, key substitution) have their own files:
  * quarantine.test.ts, malicious-peer.test.ts and fork.test.ts.
@@ -19,10 +25,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as opaque from '@serenity-kit/opaque';
 import Database from 'better-sqlite3';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiAlert, LocalApi } from '../../src/cli/local-api.js';
 import { DirectoryClient } from '../../src/client/directory-client.js';
+import { type CborMap, decodeCanonical, encodeCanonical } from '../../src/crypto/canonical.js';
 import { type AlertsResponse, routes } from '../../src/wire/directory-api.js';
+import { createPinnedAgent } from '../../src/wire/pinned-tls.js';
+import { authHeader, signRequest } from '../../src/wire/request-auth.js';
 import { goodPassword } from '../helpers/directory.js';
 import { expectKindAsync } from '../helpers/expect-error.js';
 import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
@@ -298,6 +308,47 @@ describe('scripted attackers against a network of real processes', () => {
     }
   }, 60_000);
 
+  it('one captured request replayed six times: refused each time, and dave is told', async () => {
+    await net.register('dave', goodPassword('dave'));
+    const daveClient = await DirectoryClient.connect(net.directory.ready);
+    const agent = createPinnedAgent({ fingerprint: net.directory.ready.fingerprint });
+    try {
+      const session = await daveClient.login('dave', goodPassword('dave'));
+      // A request of dave's as a compromised proxy or a debugging log would keep it.
+      const header = signRequest(session.deviceKey, {
+        session: session.id,
+        method: 'GET',
+        path: routes.trash,
+        body: new Uint8Array(0),
+        time: Date.now(),
+      });
+      const send = async () => {
+        const res = await request(net.directory.ready.url + routes.trash, {
+          headers: { [authHeader]: header },
+          dispatcher: agent,
+        });
+        return { status: res.statusCode, body: (await res.body.json()) as { kind?: string } };
+      };
+      expect((await send()).status).toBe(200);
+      for (let i = 0; i < 6; i++) {
+        const replayed = await send();
+        expect(replayed.status).toBe(403);
+        expect(replayed.body.kind).toBe('permission');
+      }
+      const alerts = await eventually(
+        async () =>
+          (await daveClient.call<AlertsResponse>('GET', routes.alerts, undefined, session)).alerts,
+      );
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]).toMatchObject({ rule: 'session-misuse', audience: 'dave', count: 6 });
+      // dave's own session still works: a replay does not end it.
+      await daveClient.call('GET', routes.trash, undefined, session);
+    } finally {
+      await agent.close();
+      await daveClient.close();
+    }
+  }, 60_000);
+
   it('a rollback edited into the database is caught by the peer that saw the newer version', async () => {
     const path = '/alice/books/ledger.txt';
     await alice.mkdir('/alice/books');
@@ -390,5 +441,56 @@ describe('scripted attackers against a network of real processes', () => {
       ['ledger.txt', true],
       ['notes.txt', false],
     ]);
+  }, 60_000);
+
+  it('a version with a broken signature edited into the database is refused and reported', async () => {
+    const path = '/alice/safe/contract.txt';
+    await alice.mkdir('/alice/safe');
+    await alice.writeFile(path, Buffer.from('pay 10'), 'create');
+    await alice.writeFile(path, Buffer.from('pay 20'));
+    expect(await alice.readText(path)).toBe('pay 20');
+
+    // The intruder rewrites one signature byte of the current version, in both tables.
+    const db = directoryDb();
+    let id: string;
+    try {
+      const row = db
+        .prepare<[], { id: string; envelope: Buffer; version: number }>(
+          "SELECT id, envelope, version FROM entries WHERE kind = 'file' ORDER BY updated_at DESC LIMIT 1",
+        )
+        .get()!;
+      id = row.id;
+      const envelope = decodeCanonical(new Uint8Array(row.envelope), 'test') as CborMap;
+      const sig = Uint8Array.from(envelope.sig as Uint8Array);
+      sig[0]! ^= 0x01;
+      const forged = Buffer.from(encodeCanonical({ ...envelope, sig }));
+      expect(forged.equals(row.envelope)).toBe(false);
+      db.prepare('UPDATE entries SET envelope = ? WHERE id = ?').run(forged, id);
+      db.prepare('UPDATE entry_versions SET envelope = ? WHERE id = ? AND version = ?').run(
+        forged,
+        id,
+        row.version,
+      );
+    } finally {
+      db.close();
+    }
+
+    await expectKindAsync('integrity', alice.readText(path));
+    const device = (await alice.alerts()).alerts.filter(
+      (a) => a.origin === 'device' && a.subject === id,
+    );
+    expect(device).toHaveLength(1);
+    expect(device[0]).toMatchObject({ rule: 'entry-forged', audience: 'alice', ackedAt: null });
+    // The directory is told; alice's alert there names the entry and what was served.
+    const reported = await eventually(async () =>
+      (await directoryAlerts('entry-integrity')).filter((a) => a.summary.includes(id)),
+    );
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.summary).toMatch(/a device of yours was served a forged version/);
+    // A second read is refused the same way and raises nothing new.
+    await expectKindAsync('integrity', alice.readText(path));
+    expect(
+      (await alice.alerts()).alerts.filter((a) => a.origin === 'device' && a.subject === id),
+    ).toHaveLength(1);
   }, 60_000);
 });

@@ -21,7 +21,9 @@
  *   account cannot fill the table.
  *
  * Alerts: a new quarantine raises a `peer-quarantined` alert (the monitor's alerts API) for the
- * admins, and one for each reporter (the owners of the files whose blocks were bad).
+ * admins, one for each owner of a file whose blocks were bad, and one for each reporter. The
+ * file a strike names is the reporter's word, so its owner is told only when that reporter may
+ * read the file: a user cannot send alerts to strangers by naming their files.
  *
  * Entry integrity: a client that finds a version of an entry forged (it does not verify),
  * rolled back (older than one its device saw) or forked (another device saw another version at
@@ -64,8 +66,8 @@ export function strikeCounts(strikes: readonly PeerStrike[]): {
 
 /**
  * Alerts for a newly quarantined peer (the monitor's alerts, src/directory/monitor.ts): one for
- * the admins, and one for each reporter (the owners of the files whose blocks were bad). Each
- * alert is also an `alert` record of the audit log.
+ * the admins, one for each owner of a file whose blocks were bad ({@link affectedOwners}), and
+ * one for each reporter. Each alert is also an `alert` record of the audit log.
  */
 async function raiseQuarantineAlerts(
   ctx: DirectoryContext,
@@ -98,22 +100,55 @@ async function raiseQuarantineAlerts(
     alertEvent,
   );
   // Bounded: a reporter list is not a reason to write thousands of alerts.
-  const reporters = [...new Set(strikes.map((s) => s.reporter))].sort().slice(0, 16);
-  for (const reporter of reporters) {
+  const reporters = [...new Set(strikes.map((s) => s.reporter))].sort().slice(0, maxAudience);
+  const owners = await affectedOwners(ctx, strikes);
+  const audiences = [...new Set([...owners, ...reporters])];
+  for (const audience of audiences) {
     await ctx.store.raiseAlert(
       {
         ...base,
-        audience: reporter,
+        audience,
         admin: false,
-        action:
-          'nothing was read from it: your files were read from other copies; run `peervault repair` to copy your blocks elsewhere now',
-        dedupeKey: `peer-quarantined:${peer}:${reporter}`,
+        action: reporters.includes(audience)
+          ? 'nothing was read from it: your files were read from other copies; run `peervault repair` to copy your blocks elsewhere now'
+          : 'blocks of your files on it failed verification; readers were given other copies. Run `peervault repair` to copy your blocks elsewhere now',
+        dedupeKey: `peer-quarantined:${peer}:${audience}`,
       },
       windowMs,
       [],
       alertEvent,
     );
   }
+}
+
+/** Most users told of one quarantine as owners, and as reporters (each list is cut here). */
+const maxAudience = 16;
+
+/** Most distinct files of a peer's strikes looked up to find their owners. */
+const maxFilesLooked = 256;
+
+/**
+ * The owners of the files named in `strikes`, sorted, at most {@link maxAudience}. A strike's
+ * file id is what its reporter claimed (the directory never sees blocks), so an owner counts
+ * only when a reporter of that file may read it; a file that is gone names nobody.
+ */
+async function affectedOwners(
+  ctx: DirectoryContext,
+  strikes: readonly PeerStrike[],
+): Promise<UserName[]> {
+  const reportersOf = new Map<string, Set<UserName>>();
+  for (const strike of strikes) {
+    const set = reportersOf.get(strike.file) ?? new Set<UserName>();
+    set.add(strike.reporter);
+    reportersOf.set(strike.file, set);
+  }
+  const owners = new Set<UserName>();
+  for (const [file, reporters] of [...reportersOf].slice(0, maxFilesLooked)) {
+    const entry = await ctx.store.getEntry(parseFileId(file));
+    if (entry === undefined || ![...reporters].some((r) => canRead(entry, r))) continue;
+    owners.add(entry.owner);
+  }
+  return [...owners].sort().slice(0, maxAudience);
 }
 
 /** `entry-integrity` alerts for one (audience, entry) are raised once an hour, then counted. */
