@@ -26,7 +26,8 @@ import { rankPeers } from './placement.js';
 
 /**
  * Why a peer was reported as bad: it served bytes that are not the block (`integrity`), or it
- * claimed to hold a block but could not prove it for a fresh challenge (`audit`).
+ * could not prove for a fresh challenge a block it claimed to hold (`audit`: a wrong proof, or
+ * no such block while `has` says yes).
  */
 export type BadPeerReason = 'integrity' | 'audit';
 
@@ -74,7 +75,9 @@ export interface RepairOptions extends AbortOptions {
   /**
    * Audit instead of asking: read a verified copy first, then challenge every placed peer with
    * a fresh nonce (block-client.ts `challengeProof`); a peer that cannot prove it holds the
-   * block counts as not holding it, and one that claims it but answers wrongly is reported.
+   * block counts as not holding it, and one that answers wrongly is reported. So is one that
+   * says it has no such block yet answers `has` with yes: it claims a block it does not hold
+   * (an honest peer answers both from one store, so it never says both).
    */
   audit?: boolean;
 }
@@ -338,15 +341,15 @@ export function createReplicator(init: ReplicatorInit): Replicator {
 
   /**
    * Challenges `peer` to prove it holds `bytes` (the block `id`) for a fresh nonce: `proved`,
-   * `wrong` (it answered, but not with the proof: it does not hold these bytes), or `absent`
-   * (unreachable, or says it does not have the block).
+   * `wrong` (it answered, but not with the proof: it does not hold these bytes), `absent` (it
+   * says it has no such block), or `unanswered` (unreachable, or any other refusal).
    */
   const prove = async (
     peer: PeerAddress,
     id: BlockId,
     bytes: Uint8Array,
     options: AbortOptions,
-  ): Promise<'proved' | 'wrong' | 'absent'> => {
+  ): Promise<'proved' | 'wrong' | 'absent' | 'unanswered'> => {
     const nonce = new Uint8Array(randomBytes(32));
     try {
       const proof = await limit(() =>
@@ -355,7 +358,18 @@ export function createReplicator(init: ReplicatorInit): Replicator {
       return constantTimeEqual(proof, challengeProof(nonce, bytes)) ? 'proved' : 'wrong';
     } catch (error) {
       const failure = rethrowUnlessPeerFailure(error, options.signal);
-      return failure.kind === 'integrity' ? 'wrong' : 'absent';
+      if (failure.kind === 'integrity') return 'wrong';
+      return failure.kind === 'not-exist' ? 'absent' : 'unanswered';
+    }
+  };
+
+  /** Whether `peer` says (`has`) it holds block `id`; an unreachable peer says no. */
+  const claims = async (peer: PeerAddress, id: BlockId, options: AbortOptions) => {
+    try {
+      return await limit(() => client.has(peer, id, init.capability(peer, [id], ['has']), options));
+    } catch (error) {
+      rethrowUnlessPeerFailure(error, options.signal);
+      return false;
     }
   };
 
@@ -432,29 +446,28 @@ export function createReplicator(init: ReplicatorInit): Replicator {
         const proofs = await Promise.all(
           others.map((peer) => prove(peer, id, copy!.bytes, options)),
         );
+        // No such block, yet `has` says yes: challenged once more, in case a copy (a repair
+        // pass of this agent's) arrived in between, before it counts as a false claim.
+        const claimed = await Promise.all(
+          others.map(async (peer, index) => {
+            if (proofs[index] !== 'absent' || !(await claims(peer, id, options))) return false;
+            const again = await prove(peer, id, copy!.bytes, options);
+            proofs[index] = again;
+            return again === 'absent';
+          }),
+        );
         others.forEach((peer, index) => {
           const answer = proofs[index]!;
           if (answer === 'proved') holding.add(peer);
-          else if (answer === 'wrong') {
+          else if (answer === 'wrong' || claimed[index] === true) {
             bad.push(peer);
             init.onBadPeer?.(peer, 'audit', id);
           }
         });
       } else {
         // Which placed peers say they hold it; an unreachable one counts as not holding it.
-        const claims = await Promise.all(
-          placed.map(async (peer) => {
-            try {
-              return await limit(() =>
-                client.has(peer, id, init.capability(peer, [id], ['has']), options),
-              );
-            } catch (error) {
-              rethrowUnlessPeerFailure(error, options.signal);
-              return false;
-            }
-          }),
-        );
-        holding = new Set(placed.filter((_, index) => claims[index] === true));
+        const said = await Promise.all(placed.map((peer) => claims(peer, id, options)));
+        holding = new Set(placed.filter((_, index) => said[index] === true));
         if (holding.size === copies) return { holders: inOrder(ranking, holding), copied: [], bad };
         // A verified copy to spread: from a placed peer that has it, else from a live holder.
         copy = await read(id, [...new Set([...holding, ...liveHolders])], options, bad);

@@ -267,7 +267,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
     logEvent({
       event: 'peer.misbehaving',
       mode: misbehaviour,
-      warning: 'TEST ONLY: serves bad bytes',
+      warning: `TEST ONLY: ${misbehaviour === 'hollow' ? 'keeps nothing it is given' : 'serves bad bytes'}`,
     });
   }
   const tls = createSelfSignedCertificate(key, { commonName: 'peervault-peer' });

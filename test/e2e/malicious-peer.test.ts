@@ -11,7 +11,7 @@ import { DirectoryClient } from '../../src/client/directory-client.js';
 import { parseBlockId } from '../../src/interface/ids.js';
 import type { PeerAddress } from '../../src/peer/block-client.js';
 import { rankPeers } from '../../src/peer/placement.js';
-import { misbehaviours } from '../../src/peer/misbehave.js';
+import { contentMisbehaviours } from '../../src/peer/misbehave.js';
 import { goodPassword } from '../helpers/directory.js';
 import { blockIdsOn, readAll } from '../helpers/peer-files.js';
 import {
@@ -22,7 +22,7 @@ import {
 
 const password = goodPassword('alice');
 
-describe.each(misbehaviours)('a peer that serves bad bytes (%s)', (mode) => {
+describe.each(contentMisbehaviours)('a peer that serves bad bytes (%s)', (mode) => {
   let net: ProcessNetwork;
   let bad: ProcessPeer;
   let live: PeerAddress[];

@@ -2,12 +2,17 @@
  * Repair through real peer processes: after a peer dies and a new one joins, the scheduled pass
  * copies every block to the newcomer (the file then reads with the original holders dead); an
  * audit pass (`peervault repair --audit`, here its local API route) catches a peer whose stored
- * copy rotted and puts a good copy elsewhere.
+ * copy rotted and puts a good copy elsewhere, and a hollow peer (PEERVAULT_TEST_MISBEHAVE=hollow:
+ * it acknowledges every put and claims every block, but keeps nothing) is reported for claiming
+ * blocks it does not hold.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalApi } from '../../src/cli/local-api.js';
+import { DirectoryClient } from '../../src/client/directory-client.js';
+import { parseBlockId } from '../../src/interface/ids.js';
+import { rankPeers } from '../../src/peer/placement.js';
 import { goodPassword } from '../helpers/directory.js';
 import { blockFileOn, blockIdsOn, readAll, until } from '../helpers/peer-files.js';
 import {
@@ -93,4 +98,58 @@ describe('an audit pass', () => {
     expect(await alice.repair({ audit: true })).toMatchObject({ badPeers: [], short: 0, lost: 0 });
     expect(Buffer.compare(await readAll(alice, '/alice/audited.bin'), data)).toBe(0);
   }, 90_000);
+});
+
+describe('an audit pass over a hollow peer', () => {
+  let net: ProcessNetwork;
+  let hollow: ProcessPeer;
+
+  beforeAll(async () => {
+    // The hollow peer starts first, so the others' (cached) live lists include it from the start.
+    net = await startProcessNetwork({ peers: 0, replicas: 3, capacity: '256M' });
+    hollow = await net.addPeer([], { PEERVAULT_TEST_MISBEHAVE: 'hollow' });
+    for (let i = 0; i < 4; i++) await net.addPeer();
+    await net.register('alice', password);
+  }, 60_000);
+  afterAll(async () => net?.close());
+
+  it('reports the peer that claims blocks it does not hold, and keeps R good copies', async () => {
+    const alice = await loggedIn(net.peers[1]!);
+    const directory = await DirectoryClient.connect(net.directory.ready);
+    try {
+      const live = (await directory.peers()).peers.map((p) => ({ address: p.address, key: p.key }));
+      expect(live).toHaveLength(5);
+      const hollowKey = live.find((p) => p.address === hollow.proc.ready.listen)!;
+      const placedOnHollow = (id: string) =>
+        rankPeers(parseBlockId(id), live).slice(0, 3).includes(hollowKey);
+      const honestBlocks = () => new Set(net.peers.slice(1).flatMap((p) => [...blockIdsOn(p)]));
+
+      // Files until one block is placed on the hollow peer (it acknowledged the put).
+      const files: { path: string; data: Buffer }[] = [];
+      for (let i = 0; i < 20 && ![...honestBlocks()].some(placedOnHollow); i++) {
+        const file = { path: `/alice/h${i}.bin`, data: randomBytes(64 * 1024 + i) };
+        await alice.writeFile(file.path, file.data);
+        files.push(file);
+      }
+      expect([...honestBlocks()].some(placedOnHollow)).toBe(true);
+      expect(blockIdsOn(hollow).size).toBe(0);
+
+      // Asked with `has`, it says yes to everything: a plain pass sees nothing wrong.
+      expect(await alice.repair()).toMatchObject({ badPeers: [], copies: 0 });
+      // A challenge it cannot answer for a block it claims is a false claim, reported.
+      const audited = await alice.repair({ audit: true });
+      expect(audited.badPeers).toEqual([hollow.proc.ready.fingerprint]);
+      expect(audited).toMatchObject({ short: 0, lost: 0 });
+      expect(audited.copies).toBeGreaterThanOrEqual(1);
+      const health = (await directory.peerHealth()).peers.find(
+        (p) => p.key === Buffer.from(hollowKey.key).toString('base64url'),
+      );
+      expect(health?.strikes).toBeGreaterThanOrEqual(1);
+      for (const file of files) {
+        expect(Buffer.compare(await readAll(alice, file.path), file.data)).toBe(0);
+      }
+    } finally {
+      await directory.close();
+    }
+  }, 120_000);
 });

@@ -37,6 +37,8 @@ export interface NetworkPeer {
   app: FastifyInstance;
   /** Whether its store serves flipped bytes (the server then sends them as they are). */
   lying: boolean;
+  /** Whether it answers `has` with yes for every block, held or not (a hollow peer). */
+  claimsAll: boolean;
   /** Stops listening; later connections to its address are refused. Idempotent. */
   stop(): Promise<void>;
 }
@@ -67,15 +69,21 @@ export function randomBlock(size = 4096): { id: BlockId; bytes: Uint8Array } {
 const tlsIdentityOf = (key: SigningKeyPair): TlsIdentity =>
   createSelfSignedCertificate(key, { commonName: 'peervault peer' });
 
-/** A view of `store` whose reads flip a byte when `lying()` says so, without re-hashing. */
-function lyingStore(store: BlockStore, lying: () => boolean): BlockStore {
+/**
+ * A view of `store` whose reads flip a byte when `peer.lying` says so, without re-hashing, and
+ * that claims every block when `peer.claimsAll` says so.
+ */
+function lyingStore(
+  store: BlockStore,
+  peer: { readonly lying: boolean; readonly claimsAll: boolean },
+): BlockStore {
   return {
     put: (id, bytes, options) => store.put(id, bytes, options),
     get: async (id, options) => {
       const bytes = await store.get(id, options);
-      return lying() ? flipByte(bytes, Math.floor(bytes.length / 2)) : bytes;
+      return peer.lying ? flipByte(bytes, Math.floor(bytes.length / 2)) : bytes;
     },
-    has: (id, options) => store.has(id, options),
+    has: async (id, options) => peer.claimsAll || (await store.has(id, options)),
     delete: (id, options) => store.delete(id, options),
     list: (options) => store.list(options),
     usage: () => store.usage(),
@@ -95,10 +103,14 @@ export async function startBlockNetwork(count: number): Promise<BlockNetwork> {
   const addPeer = async (): Promise<NetworkPeer> => {
     const key = SigningKeyPair.generate();
     const store = createMemoryBlockStore({ capacity: 256 * 1024 * 1024 });
-    const peer: Partial<NetworkPeer> & { lying: boolean } = { store, lying: false };
+    const peer: Partial<NetworkPeer> & { lying: boolean; claimsAll: boolean } = {
+      store,
+      lying: false,
+      claimsAll: false,
+    };
     const app = buildBlockServer({
       identity: tlsIdentityOf(key),
-      store: lyingStore(store, () => peer.lying),
+      store: lyingStore(store, peer),
       self: key.publicKey,
       issuerKey: (name) =>
         name === user

@@ -354,6 +354,43 @@ describe('repairBlock', () => {
     }
   });
 
+  it('audits with challenges: a holder that says it has the block but cannot prove it is caught', async () => {
+    const { replicator: r, badPeers } = replicator();
+    const block = randomBlock(32 * 1024);
+    const holders = await r.putBlock(block.id, block.bytes, live);
+    // The lowest-ranked holder dropped its copy and still claims it (a hollow peer).
+    const hollow = holders[2]!;
+    await peerOf(hollow).store.delete(block.id);
+    peerOf(hollow).claimsAll = true;
+    try {
+      const asked = await r.repairBlock(block.id, holders, live);
+      expect(asked.copied).toEqual([]);
+      expect(badPeers).toEqual([]);
+
+      const audited = await r.repairBlock(block.id, holders, live, { audit: true });
+      expect(audited.bad).toEqual([hollow]);
+      expect(badPeers).toEqual([[hollow, 'audit']]);
+      expect(audited.holders).not.toContain(hollow);
+      expect(audited.holders).toHaveLength(3);
+    } finally {
+      peerOf(hollow).claimsAll = false;
+    }
+  });
+
+  it('audits a holder that lost its copy and says so: copied again, nobody reported', async () => {
+    const { replicator: r, badPeers } = replicator();
+    const block = randomBlock(32 * 1024);
+    const holders = await r.putBlock(block.id, block.bytes, live);
+    await peerOf(holders[2]!).store.delete(block.id);
+    const audited = await r.repairBlock(block.id, holders, live, { audit: true });
+    expect(audited.bad).toEqual([]);
+    expect(badPeers).toEqual([]);
+    expect(audited.copied).toEqual([holders[2]]);
+    expect(Buffer.from(await peerOf(holders[2]!).store.get(block.id))).toEqual(
+      Buffer.from(block.bytes),
+    );
+  });
+
   it('audits a healthy block without copying anything', async () => {
     const { replicator: r, badPeers } = replicator();
     const block = randomBlock();
