@@ -155,6 +155,12 @@ export interface GossipDeps {
    * on every device, not only here. Never throws.
    */
   reportFork?(user: UserName, entry: FileId, evidence: string): void;
+  /**
+   * Tells the directory that its audit log no longer matches `checkpoints` (its own signed
+   * checkpoints, one or two: what this device holds, and another head signed for the same
+   * record). Never throws; rate-limited by the caller.
+   */
+  reportRewrite?(checkpoints: readonly Uint8Array[]): void;
 }
 
 const short = (hash: Uint8Array) => Buffer.from(hash.subarray(0, 8)).toString('hex');
@@ -228,27 +234,46 @@ function differing(seen: SeenVersions, heads: readonly VersionHead[]) {
  * Keeps a checkpoint of the directory's audit log (from the directory, or shown by peer `from`)
  * as a witness, after checking the directory signed it, and raises `audit-log-rewritten` when
  * it signs another head for a record than one this device kept (the log was rewritten and
- * signed again) or, from the directory itself, an older newest checkpoint than one kept (the
- * log was cut back). Witnesses are what `peervault audit verify --witness` compares with.
+ * signed again) or, from the directory itself, an older newest checkpoint than one kept, or
+ * none at all (the log was cut back). Witnesses are what `peervault audit verify --witness`
+ * compares with. The signed checkpoints in question go to the directory too
+ * (`reportRewrite`): they are its own signatures, so it can check them against its log and
+ * tell its admins without taking a peer's word.
  */
-function judgeCheckpoint(deps: GossipDeps, envelope: Uint8Array, from: Uint8Array | 'directory') {
-  let checkpoint: AuditCheckpoint;
-  try {
-    checkpoint = openAuditCheckpoint(envelope, deps.directoryKey);
-  } catch {
-    if (from !== 'directory') {
-      deps.log({ event: 'gossip.bad-evidence', peer: fingerprint(from), what: 'checkpoint' });
+function judgeCheckpoint(
+  deps: GossipDeps,
+  envelope: Uint8Array | null,
+  from: Uint8Array | 'directory',
+) {
+  let checkpoint: AuditCheckpoint | undefined;
+  if (envelope !== null) {
+    try {
+      checkpoint = openAuditCheckpoint(envelope, deps.directoryKey);
+    } catch {
+      if (from !== 'directory') {
+        deps.log({ event: 'gossip.bad-evidence', peer: fingerprint(from), what: 'checkpoint' });
+      }
+      return;
     }
-    return;
   }
   const source = from === 'directory' ? 'the directory now' : `peer ${fingerprint(from)}`;
   const newest = deps.seen.latestWitnessed();
-  const kept = deps.seen.witness({ ...checkpoint, envelope, at: Date.now() });
+  const kept =
+    checkpoint === undefined || envelope === null
+      ? undefined
+      : deps.seen.witness({ ...checkpoint, envelope, at: Date.now() });
   let evidence: string | undefined;
-  if (kept !== undefined) {
+  let proof: Uint8Array[] = [];
+  if (kept !== undefined && checkpoint !== undefined && envelope !== null) {
     evidence = `record ${checkpoint.seq}: this device holds ${short(kept.hash)}, ${source} ${short(checkpoint.hash)}`;
-  } else if (from === 'directory' && newest !== undefined && checkpoint.seq < newest.seq) {
-    evidence = `newest checkpoint: this device holds record ${newest.seq}, the directory now ${checkpoint.seq}`;
+    proof = [kept.envelope, envelope];
+  } else if (
+    from === 'directory' &&
+    newest !== undefined &&
+    (checkpoint === undefined || checkpoint.seq < newest.seq)
+  ) {
+    evidence = `newest checkpoint: this device holds record ${newest.seq}, the directory now ${checkpoint === undefined ? 'none' : checkpoint.seq}`;
+    proof = [newest.envelope];
   }
   if (evidence === undefined) return;
   for (const user of deps.seen.users()) {
@@ -265,7 +290,8 @@ function judgeCheckpoint(deps: GossipDeps, envelope: Uint8Array, from: Uint8Arra
       at: Date.now(),
     });
   }
-  deps.log({ event: 'gossip.audit-rewritten', from: source, seq: checkpoint.seq });
+  deps.reportRewrite?.(proof);
+  deps.log({ event: 'gossip.audit-rewritten', from: source, seq: checkpoint?.seq ?? null });
 }
 
 /** A key-log pin as gossip carries it. */
@@ -590,8 +616,7 @@ export function startHeadGossip(
   const roundOnce = async (): Promise<void> => {
     if (deps.fetchCheckpoint !== undefined) {
       try {
-        const envelope = await deps.fetchCheckpoint();
-        if (envelope !== null) judgeCheckpoint(deps, envelope, 'directory');
+        judgeCheckpoint(deps, await deps.fetchCheckpoint(), 'directory');
       } catch (err) {
         deps.log({
           event: 'gossip.checkpoint-failed',

@@ -21,6 +21,7 @@ import { openSeenVersions } from '../client/seen-versions.js';
 import { fromBase64url, toBase64url } from '../wire/base64.js';
 import {
   type AuditCheckpointResponse,
+  type AuditReportResponse,
   type EntryResponse,
   peerRecordHeader,
   type ReleasesResponse,
@@ -301,6 +302,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
   });
   // The sessions of the users logged in here (the local API's), by token.
   const sessions = new Map<string, DirectorySession>();
+  let lastRewriteReport = -Infinity;
   const gossipDeps: GossipDeps = {
     seen: seenVersions,
     directory,
@@ -315,6 +317,24 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       );
       if (session !== undefined)
         void reportEntryIntegrity({ directory, session }, entry, 'fork', evidence);
+    },
+    // Gossip finds it every round while the log stays cut back: told once a minute at most.
+    reportRewrite(checkpoints) {
+      const now = Date.now();
+      if (now - lastRewriteReport < 60_000) return;
+      lastRewriteReport = now;
+      directory
+        .call<AuditReportResponse>(
+          'POST',
+          routes.auditReport,
+          { checkpoints: checkpoints.map(toBase64url) },
+          undefined,
+          { headers: freshPeerRecordHeader() },
+        )
+        .then(
+          (answer) => logEvent({ event: 'audit.rewrite-reported', ...answer }),
+          (err: unknown) => logEvent({ event: 'audit.report-failed', error: String(err) }),
+        );
     },
   };
   registerGossipRoutes(blocks, gossipDeps);

@@ -77,6 +77,7 @@ export const routes = {
   alertAck: '/v1/alerts/:id/ack',
   reports: '/v1/reports',
   entryReport: '/v1/reports/entry',
+  auditReport: '/v1/reports/audit-log',
   peerHealth: '/v1/peers/health',
 } as const;
 
@@ -178,6 +179,9 @@ export const schemas = {
       .max(maxEntryReportDetail)
       .regex(/^[^\p{C}\p{Zl}\p{Zp}]*$/u, 'printable text'),
   }),
+  // A peer holds checkpoints of the audit log, signed by this directory, that the log no longer
+  // matches: what it kept, and another head signed for the same record (at most two).
+  auditReport: z.strictObject({ checkpoints: z.array(b64(1024)).min(1).max(2) }),
   alertParam: z.strictObject({ id: decimal }),
   listAudit: z.strictObject({
     after: decimal.optional(),
@@ -339,6 +343,15 @@ export interface CapabilityMisuseResponse {
 /** `POST /v1/reports/entry`: the alerts the report raised or counted up (owner's first). */
 export interface EntryReportResponse {
   alerts: number[];
+}
+/**
+ * `POST /v1/reports/audit-log`: whether the log no longer matches the checkpoints (and the
+ * admins' `audit-log-rewritten` alert when it does not), with what the directory found.
+ */
+export interface AuditReportResponse {
+  rewritten: boolean;
+  alert: number | null;
+  findings: string[];
 }
 /**
  * `GET /v1/peers/health`: every peer with a strike or a quarantine (live or not), by id. Counts

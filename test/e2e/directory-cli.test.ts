@@ -135,7 +135,17 @@ describe('peervault directory', () => {
     expect(badWindow.stderr).toContain('burstWindow');
     const badQuarantine = run('directory', '--data', data, '--quarantine', '3');
     expect(badQuarantine.status).toBe(2);
-    for (const r of [typo, badWindow, badQuarantine]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    const badCheckpoints = [
+      run('directory', '--data', data, '--checkpoint', '100'),
+      run('directory', '--data', data, '--checkpoint', '0,60s'),
+      run('directory', '--data', data, '--checkpoint', '100,10ms'),
+    ];
+    for (const r of badCheckpoints) {
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('--checkpoint');
+    }
+    for (const r of [typo, badWindow, badQuarantine, ...badCheckpoints])
+      expect(r.stderr).not.toMatch(/\n\s+at /);
 
     const served = await startPeervault<{ url: string; fingerprint: string }>([
       'directory',

@@ -6,13 +6,22 @@
  * alone sees a consistent history, but when the peers gossip, both learn the truth and raise
  * an `entry-fork` alert for their user (`alerts` lists it as this device's). The quiet half:
  * honest gossip, with both users reading and writing, raises nothing.
+ *
+ * Also the audit log's witnesses: a peer keeps every checkpoint the directory signs; when an
+ * intruder cuts the log back in the database, the peer raises `audit-log-rewritten` for its
+ * users and sends the checkpoint it kept to the directory, which checks its own signature
+ * against what is left of its log and tells the admins.
  */
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiAlert, LocalApi } from '../../src/cli/local-api.js';
+import { DirectoryClient } from '../../src/client/directory-client.js';
 import { IdentityKeys } from '../../src/crypto/identity.js';
 import { parseUserName } from '../../src/interface/names.js';
+import { type AlertsResponse, routes } from '../../src/wire/directory-api.js';
 import { chainHash, makeGenesis } from '../../src/wire/key-log.js';
 import { goodPassword } from '../helpers/directory.js';
 import { type ProcessNetwork, startProcessNetwork } from '../helpers/process-network.js';
@@ -189,4 +198,96 @@ describe('peers gossiping what they saw catch a forked directory', () => {
       db.close();
     }
   });
+});
+
+describe("a peer's witnesses catch an audit log cut back in the directory's database", () => {
+  let net: ProcessNetwork;
+
+  beforeAll(async () => {
+    net = await startProcessNetwork({
+      peers: 1,
+      replicas: 1,
+      // A checkpoint every 5 records (or 300 ms), fetched by the peer every 200 ms.
+      directoryArgs: ['--checkpoint', '5,300ms'],
+      peerArgs: ['--gossip-interval', '200ms'],
+      allowAlerts: ['audit-log-rewritten'],
+    });
+  }, 60_000);
+  afterAll(async () => net?.close());
+
+  it('raises the device alert, and the directory confirms it to the admins', async () => {
+    const peer = net.peers[0]!;
+    const directoryData = join(dirname(peer.data), 'directory');
+    await net.register('alice', goodPassword('alice'));
+    await net.register('bob', goodPassword('bob'));
+    const bin = fileURLToPath(new URL('../../bin/peervault.js', import.meta.url));
+    const admin = spawnSync(
+      process.execPath,
+      [bin, 'directory', 'admin', 'add', 'bob', '--data', directoryData],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(admin.status, admin.stderr).toBe(0);
+    const alice = new LocalApi({ url: peer.proc.ready.api, token: peer.token });
+    await alice.login('alice', goodPassword('alice'));
+    await alice.writeFile('/alice/diary.txt', Buffer.from('day 1'), 'create');
+    await alice.writeFile('/alice/diary.txt', Buffer.from('day 2'));
+
+    // The peer keeps the checkpoints it is shown.
+    const witnessed = () => {
+      const db = new Database(join(peer.data, 'seen.sqlite'), { readonly: true });
+      try {
+        return db
+          .prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM audit_checkpoint')
+          .get()!.seq;
+      } finally {
+        db.close();
+      }
+    };
+    let kept: number | null = null;
+    for (let i = 0; i < 50 && (kept ?? 0) < 5; i++) {
+      kept = witnessed();
+      if ((kept ?? 0) < 5) await sleep(100);
+    }
+    expect(kept).toBeGreaterThanOrEqual(5);
+    expect((await alice.alerts()).alerts).toEqual([]);
+
+    // The intruder removes the log's last records and the checkpoints that signed them.
+    const cut = kept! - 3;
+    const db = new Database(join(directoryData, 'directory.db'));
+    try {
+      db.prepare('DELETE FROM audit_log WHERE seq > ?').run(cut);
+      db.prepare('DELETE FROM audit_checkpoints WHERE seq > ?').run(cut);
+    } finally {
+      db.close();
+    }
+
+    let device: ApiAlert[] = [];
+    for (let i = 0; i < 50 && device.length === 0; i++) {
+      device = (await alice.alerts()).alerts.filter(
+        (a) => a.origin === 'device' && a.rule === 'audit-log-rewritten',
+      );
+      if (device.length === 0) await sleep(100);
+    }
+    expect(device).toHaveLength(1);
+    expect(device[0]!.evidence).toMatch(new RegExp(`this device holds record ${kept!}`));
+
+    // The admin reads the directory's own confirmation: it checked its signature, not the peer.
+    const client = await DirectoryClient.connect(net.directory.ready);
+    try {
+      const bobSession = await client.login('bob', goodPassword('bob'));
+      let confirmed: AlertsResponse['alerts'] = [];
+      for (let i = 0; i < 50 && confirmed.length === 0; i++) {
+        confirmed = (
+          await client.call<AlertsResponse>('GET', routes.alerts, undefined, bobSession)
+        ).alerts.filter((a) => a.rule === 'audit-log-rewritten');
+        if (confirmed.length === 0) await sleep(100);
+      }
+      expect(confirmed).toHaveLength(1);
+      expect(confirmed[0]).toMatchObject({ audience: null, severity: 'critical' });
+      expect(confirmed[0]!.summary).toContain(`peer ${peer.proc.ready.fingerprint}`);
+      expect(confirmed[0]!.summary).toMatch(new RegExp(`record ${kept!}`));
+    } finally {
+      await client.close();
+    }
+  }, 90_000);
 });

@@ -13,6 +13,7 @@ import { resolve } from '../../src/client/namespace.js';
 import { openSeenVersions, type SeenVersions } from '../../src/client/seen-versions.js';
 import { IdentityKeys } from '../../src/crypto/identity.js';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
+import { newFileId } from '../../src/crypto/random.js';
 import { parseFileId } from '../../src/interface/ids.js';
 import { parseUserName } from '../../src/interface/names.js';
 import { parsePath } from '../../src/interface/paths.js';
@@ -23,7 +24,7 @@ import {
 } from '../../src/peer/block-client.js';
 import { buildBlockServer } from '../../src/peer/block-routes.js';
 import { createMemoryBlockStore } from '../../src/peer/blockstore/memory-store.js';
-import { gossipRoutes, registerGossipRoutes } from '../../src/peer/head-gossip.js';
+import { gossipRoutes, registerGossipRoutes, startHeadGossip } from '../../src/peer/head-gossip.js';
 import { signAuditCheckpoint } from '../../src/wire/audit-log.js';
 import { toBase64url } from '../../src/wire/base64.js';
 import { decodeDirEntryUnverified, signDirEntry } from '../../src/wire/dir-entry.js';
@@ -43,6 +44,7 @@ describe('gossip routes', () => {
   let stranger: BlockClient;
   let envelope: Uint8Array;
   const events: Record<string, unknown>[] = [];
+  const rewriteReports: Uint8Array[][] = [];
   const bob = parseUserName('bob');
   /** Stands for the directory's identity key, which signs its audit checkpoints. */
   const directoryKey = SigningKeyPair.generate();
@@ -80,6 +82,7 @@ describe('gossip routes', () => {
       self: serverKey.publicKey,
       peerAllowed,
       log: (event) => events.push(event),
+      reportRewrite: (checkpoints) => rewriteReports.push([...checkpoints]),
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     server = {
@@ -250,10 +253,86 @@ describe('gossip routes', () => {
     await send(checkpoint(2, SigningKeyPair.generate())); // not the directory's: ignored
     expect(rewritten()).toEqual([]);
     expect(seen.witnessed(0, 10)).toHaveLength(1);
+    expect(rewriteReports).toEqual([]);
     await send(checkpoint(2));
     expect(rewritten()).toHaveLength(1);
     expect(rewritten()[0]!.evidence).toMatch(
       /^record 40: this device holds 0101010101010101, peer /,
     );
+    // Both signed heads go to the directory, which can check its own signatures.
+    expect(rewriteReports.map((r) => r.map(toBase64url))).toEqual([[checkpoint(1), checkpoint(2)]]);
+  });
+});
+
+describe('checkpoints from the directory', () => {
+  let agents: Agents<'alice'>;
+  const directoryKey = SigningKeyPair.generate();
+  const bob = parseUserName('bob');
+
+  beforeAll(async () => {
+    agents = await startAgents(['alice'], { peers: 1, replicas: 1 });
+  });
+  afterAll(async () => agents.close());
+
+  it('catches a directory whose newest checkpoint goes back, or vanishes, and reports what it kept', async () => {
+    const seen = openSeenVersions(':memory:');
+    // bob has used this device (he saw a version), so he hears of it.
+    const envelope = new Uint8Array(8);
+    seen.record([
+      {
+        entry: newFileId(),
+        version: 1,
+        hash: new Uint8Array(32),
+        envelope,
+        user: bob,
+        at: 1,
+      },
+    ]);
+    const signed = (seq: number) =>
+      signAuditCheckpoint(directoryKey, { seq, hash: new Uint8Array(32).fill(seq), time: seq });
+    let served: Uint8Array | null = null;
+    const reports: Uint8Array[][] = [];
+    const gossip = startHeadGossip({
+      seen,
+      directory: agents.client,
+      directoryKey: directoryKey.publicKey,
+      self: SigningKeyPair.generate().publicKey,
+      peerAllowed: () => Promise.resolve(false),
+      log: () => undefined,
+      reportRewrite: (checkpoints) => reports.push([...checkpoints]),
+      client: createBlockClient({ identity: tlsOf(SigningKeyPair.generate()) }),
+      peers: () => Promise.resolve([]),
+      intervalMs: 3_600_000,
+      fetchCheckpoint: () => Promise.resolve(served),
+    });
+    const rewritten = () => seen.alerts(bob).filter((a) => a.rule === 'audit-log-rewritten');
+    try {
+      await gossip.round(); // none yet: nothing to say
+      for (const seq of [10, 12, 12]) {
+        served = signed(seq);
+        await gossip.round();
+      }
+      expect(seen.latestWitnessed()).toMatchObject({ seq: 12 });
+      expect(rewritten()).toEqual([]);
+      expect(reports).toEqual([]);
+
+      served = signed(5); // cut back below what this device kept
+      await gossip.round();
+      expect(rewritten()).toHaveLength(1);
+      expect(rewritten()[0]!.evidence).toBe(
+        'newest checkpoint: this device holds record 12, the directory now 5',
+      );
+      const texts = () => reports.map((r) => r.map(toBase64url));
+      expect(texts()).toEqual([[toBase64url(signed(12))]]);
+
+      served = null; // cut back to before any checkpoint
+      await gossip.round();
+      expect(rewritten()).toHaveLength(1);
+      expect(rewritten()[0]!.count).toBe(2);
+      expect(texts().at(-1)).toEqual([toBase64url(signed(12))]);
+    } finally {
+      gossip.stop();
+      seen.close();
+    }
   });
 });

@@ -33,7 +33,8 @@ function wrapNames(words: readonly string[], indent: number, width: number): str
 const help = `Usage:
   peervault directory [--data DIR] [--listen HOST:PORT] [--database URL] [--registration open|invite]
                      [--retention T] [--min-retention T] [--rate-limit N]
-                     [--monitor NAME=VALUE,…] [--quarantine BLOCKS,REPORTERS] [--json]
+                     [--monitor NAME=VALUE,…] [--quarantine BLOCKS,REPORTERS]
+                     [--checkpoint RECORDS,T] [--json]
   peervault directory init [--data DIR] [--json]
   peervault directory invite [--data DIR] [--database URL] [--days N]
   peervault directory admin add|remove USER [--data DIR] [--database URL]
@@ -62,6 +63,11 @@ ${wrapNames(monitorSettingNames, 22, 96)}
                       quarantine a peer once bad-block reports name BLOCKS distinct blocks
                       from REPORTERS distinct users (default 3,2; 1 reporter only in a
                       one-user network)
+  --checkpoint RECORDS,T
+                      sign the audit log's head once RECORDS records follow the last
+                      checkpoint, or after T if any do (default 100,60s). Peers keep what is
+                      signed as witnesses; what follows the last checkpoint can be cut off
+                      unseen, so smaller values narrow that window
   --json              print one JSON line {"url", "fingerprint"} when ready
 
   init     make the keys if missing and print the fingerprint, without serving
@@ -101,6 +107,27 @@ function parseQuarantine(text: string): { quarantineBlocks: number; quarantineRe
   };
 }
 
+/** `--checkpoint RECORDS,T`. @throws FsError `invalid` */
+function parseCheckpoint(text: string): {
+  auditCheckpointRecords: number;
+  auditCheckpointMs: number;
+} {
+  const [records, every, ...rest] = text.split(',');
+  if (records === undefined || every === undefined || rest.length > 0) {
+    throw new FsError('invalid', `--checkpoint is RECORDS,T such as 100,60s, not "${text}"`, {
+      op: 'directory',
+    });
+  }
+  const ms = parseDuration(every.trim(), '--checkpoint T');
+  if (ms < 100 || ms > 24 * 60 * 60 * 1000) {
+    throw new FsError('invalid', '--checkpoint T is from 100ms to 24h', { op: 'directory' });
+  }
+  return {
+    auditCheckpointRecords: wholeNumber(records.trim(), '--checkpoint RECORDS', 1, 1_000_000),
+    auditCheckpointMs: ms,
+  };
+}
+
 async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   const { flags } = parseFlags(
     args,
@@ -114,6 +141,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       'rate-limit': { type: 'string' },
       monitor: { type: 'string' },
       quarantine: { type: 'string' },
+      checkpoint: { type: 'string' },
       json: { type: 'boolean' },
     },
     'directory',
@@ -145,6 +173,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         ? {}
         : { monitor: { ...defaultMonitor, ...parseMonitorSettings(flags.monitor) } }),
       ...(flags.quarantine === undefined ? {} : parseQuarantine(flags.quarantine)),
+      ...(flags.checkpoint === undefined ? {} : parseCheckpoint(flags.checkpoint)),
     },
   });
   if (flags.json) {
