@@ -301,6 +301,35 @@ export function createReplicator(init: ReplicatorInit): Replicator {
   const inOrder = (ranking: readonly PeerAddress[], chosen: ReadonlySet<PeerAddress>) =>
     ranking.filter((peer) => chosen.has(peer));
 
+  /** Whether `peer` says (`has`) it holds block `id`; an unreachable peer says no. */
+  const claims = async (peer: PeerAddress, id: BlockId, options: AbortOptions) => {
+    try {
+      return await limit(() => client.has(peer, id, init.capability(peer, [id], ['has']), options));
+    } catch (error) {
+      rethrowUnlessPeerFailure(error, options.signal);
+      return false;
+    }
+  };
+
+  /**
+   * In the background, once a read moved past `peer`'s "no such block": asks it `has`, and a
+   * yes that a second read still does not back is a false claim, reported (`audit`) as an
+   * audit would. An honest peer answers both from one store; the second read lets a copy that
+   * arrived in between (another agent's repair) pass. Never delays the read; never throws.
+   */
+  const checkClaim = (peer: PeerAddress, id: BlockId): void => {
+    void (async () => {
+      if (!(await claims(peer, id, {}))) return;
+      try {
+        await limit(() => client.get(peer, id, init.capability(peer, [id], ['get']), {}));
+      } catch (error) {
+        if (error instanceof FsError && error.kind === 'not-exist') {
+          init.onBadPeer?.(peer, 'audit', id);
+        }
+      }
+    })().catch(() => undefined);
+  };
+
   /**
    * Reads a verified copy, trying `peers` best first. Reports (and lists in `bad`) every peer
    * that served bytes which are not the block.
@@ -326,6 +355,7 @@ export function createReplicator(init: ReplicatorInit): Replicator {
           bad.push(peer);
           init.onBadPeer?.(peer, 'integrity', id);
         }
+        if (lastError.kind === 'not-exist') checkClaim(peer, id);
         // Anything else (unreachable, not-exist, refused) just means: ask the next replica.
       }
     }
@@ -360,16 +390,6 @@ export function createReplicator(init: ReplicatorInit): Replicator {
       const failure = rethrowUnlessPeerFailure(error, options.signal);
       if (failure.kind === 'integrity') return 'wrong';
       return failure.kind === 'not-exist' ? 'absent' : 'unanswered';
-    }
-  };
-
-  /** Whether `peer` says (`has`) it holds block `id`; an unreachable peer says no. */
-  const claims = async (peer: PeerAddress, id: BlockId, options: AbortOptions) => {
-    try {
-      return await limit(() => client.has(peer, id, init.capability(peer, [id], ['has']), options));
-    } catch (error) {
-      rethrowUnlessPeerFailure(error, options.signal);
-      return false;
     }
   };
 

@@ -76,6 +76,8 @@ function blockRanking(peer: PeerAddress, peers: readonly PeerAddress[], within: 
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const sameSet = (a: readonly PeerAddress[], b: readonly PeerAddress[]) =>
   expect(new Set(a)).toEqual(new Set(b));
 
@@ -202,6 +204,32 @@ describe('getBlock', () => {
       liar.lying = false;
     }
     expect(badPeers).toEqual([[holders[0], 'integrity']]);
+  });
+
+  it('reads past a holder that claims a block it cannot serve, and reports it in the background', async () => {
+    const { replicator: r, badPeers } = replicator();
+    const block = randomBlock();
+    const holders = await r.putBlock(block.id, block.bytes, live);
+    const hollow = peerOf(holders[0]!);
+    await hollow.store.delete(block.id);
+    hollow.claimsAll = true;
+    try {
+      expect(Buffer.from(await r.getBlock(block.id, live))).toEqual(Buffer.from(block.bytes));
+      for (let i = 0; i < 50 && badPeers.length === 0; i++) await sleep(20);
+      expect(badPeers).toEqual([[holders[0], 'audit']]);
+    } finally {
+      hollow.claimsAll = false;
+    }
+  });
+
+  it('reads past a holder that lost a block and says so, and reports nobody', async () => {
+    const { replicator: r, badPeers } = replicator();
+    const block = randomBlock();
+    const holders = await r.putBlock(block.id, block.bytes, live);
+    await peerOf(holders[0]!).store.delete(block.id);
+    expect(Buffer.from(await r.getBlock(block.id, live))).toEqual(Buffer.from(block.bytes));
+    await sleep(200); // the background check has answered
+    expect(badPeers).toEqual([]);
   });
 
   it('throws integrity when every replica is bad, and unavailable when none answers', async () => {
