@@ -7,6 +7,7 @@
  * so a pass runs for a logged-in session: it walks the user's files (client/inventory.ts) and
  * asks the replicator to repair each block, with the user's capabilities.
  */
+import { randomInt } from 'node:crypto';
 import { FsError } from '../interface/errors.js';
 import type { BlockId, FileId } from '../interface/ids.js';
 import { fingerprint } from '../crypto/identity.js';
@@ -47,6 +48,12 @@ export interface RepairPassDeps {
   /** Copies each block should have (to count blocks left short). */
   replicas: number;
   audit?: boolean;
+  /**
+   * The share of blocks to take (0 < sample ≤ 1, default 1: all), each drawn at random on its
+   * own: a scheduled audit checks a sample, so a peer cannot know which blocks it will be asked
+   * to prove and must keep them all. Blocks left out are not counted.
+   */
+  sample?: number;
   /** Blocks repaired at once. */
   concurrency?: number;
   signal?: AbortSignal;
@@ -66,6 +73,12 @@ export async function repairPass(deps: RepairPassDeps): Promise<RepairSummary> {
     ms: 0,
   };
   const bad = new Set<string>();
+  const sample = deps.sample ?? 1;
+  if (!(sample > 0 && sample <= 1)) {
+    throw new FsError('invalid', `an audit sample is a share from 0 to 1, not ${sample}`, {
+      op: 'repair',
+    });
+  }
   for await (const target of deps.files) {
     deps.signal?.throwIfAborted();
     summary.files += 1;
@@ -73,7 +86,9 @@ export async function repairPass(deps: RepairPassDeps): Promise<RepairSummary> {
     const live = await deps.live();
     const wanted = Math.min(deps.replicas, live.length);
     const replicator = deps.replicatorFor(target.file);
-    const queue = [...target.blocks];
+    const queue = target.blocks.filter(
+      () => sample >= 1 || randomInt(0, 2 ** 32) < sample * 2 ** 32,
+    );
     const worker = async (): Promise<void> => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
         summary.blocks += 1;
@@ -160,4 +175,36 @@ export function startRepairScheduler(init: RepairSchedulerInit): { stop(): void 
   timer.unref();
   void tick();
   return { stop: () => clearInterval(timer) };
+}
+
+/** Scheduled audits unless told otherwise: every 6 hours, a 5 % sample of the blocks. */
+export const auditDefaults = { everyMs: 6 * 60 * 60 * 1000, sample: 0.05 } as const;
+
+/**
+ * Runs `runAudits` every `everyMs`, the first time after a random part of it (so peers that
+ * start together do not audit together), never two at once; `everyMs` 0 schedules nothing.
+ * Why scheduled: a freeloading peer that keeps nothing is caught by reads only for blocks that
+ * are read, and by `repair --audit` only when someone runs it; cold data needs a routine check.
+ */
+export function startAuditSchedule(
+  settings: { everyMs: number },
+  runAudits: () => Promise<void>,
+): { stop(): void } {
+  if (settings.everyMs === 0) return { stop: () => undefined };
+  let running = false;
+  let timer: NodeJS.Timeout;
+  const tick = () => {
+    timer = setTimeout(tick, settings.everyMs);
+    timer.unref();
+    if (running) return;
+    running = true;
+    void runAudits()
+      .catch(() => undefined) // each user's failure is logged where it happens
+      .finally(() => {
+        running = false;
+      });
+  };
+  timer = setTimeout(tick, randomInt(0, Math.max(1, settings.everyMs)));
+  timer.unref();
+  return { stop: () => clearTimeout(timer) };
 }

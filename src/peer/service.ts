@@ -45,7 +45,7 @@ import { createDiskBlockStore } from './blockstore/disk-store.js';
 import { buildLocalApi } from './local-api.js';
 import { createBlockClient, type PeerAddress } from './block-client.js';
 import { type BadPeerReason, createReplicator } from './replication.js';
-import { repairPass, startRepairScheduler } from './repair.js';
+import { auditDefaults, repairPass, startAuditSchedule, startRepairScheduler } from './repair.js';
 import { misbehavingStore, misbehaviourFromEnv } from './misbehave.js';
 import { ownFileBlocks } from '../client/inventory.js';
 import { collectGarbage } from '../client/garbage.js';
@@ -81,6 +81,12 @@ export interface PeerOptions {
   gossipMs?: number;
   /** Files up to this size are sealed again at once when a user loses access (rekey.ts). */
   eagerRekeyMaxBytes?: number;
+  /**
+   * Scheduled storage audits: every `everyMs` (the first after a random part of it), an audit
+   * pass over a random `sample` (share of blocks) of the files of each user logged in here
+   * (default every 6 h, 5 %); `everyMs` 0 turns them off. `repair --audit` checks every block.
+   */
+  audits?: { everyMs: number; sample: number };
   /** Where events go (default: JSON lines on standard error). Never given a secret. */
   log?: (event: Record<string, unknown>) => void;
 }
@@ -447,7 +453,10 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       getBlock: async (file, id) => forFile(file).getBlock(id, await liveAddresses('peers')),
     };
   };
-  const repair = async (session: DirectorySession, repairOptions: { audit: boolean }) => {
+  const repair = async (
+    session: DirectorySession,
+    repairOptions: { audit: boolean; sample?: number },
+  ) => {
     // A pass starts from the directory's current list, never a cached one: it is often run
     // because the list just changed.
     liveCache = undefined;
@@ -457,8 +466,14 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       live: () => liveAddresses('peers'),
       replicas,
       audit: repairOptions.audit,
+      ...(repairOptions.sample === undefined ? {} : { sample: repairOptions.sample }),
     });
-    logEvent({ event: 'repair.pass', user: session.user, ...summary });
+    logEvent({
+      event: 'repair.pass',
+      user: session.user,
+      ...(repairOptions.sample === undefined ? {} : { sample: repairOptions.sample }),
+      ...summary,
+    });
     return summary;
   };
   /** Runs `task` once for each user logged in here (any live session of theirs will do). */
@@ -568,6 +583,11 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
         kind: error instanceof FsError ? error.kind : 'internal',
       }),
   });
+  const audits = startAuditSchedule(options.audits ?? auditDefaults, () =>
+    forEachLoggedInUser('audit', (session) =>
+      repair(session, { audit: true, sample: (options.audits ?? auditDefaults).sample }),
+    ),
+  );
   // Also only once registered: the directory shows its release log to registered peers only.
   const sweeper = startReleaseSweeper({
     fetchPage: async (after) => {
@@ -629,6 +649,7 @@ export async function startPeer(options: PeerOptions): Promise<RunningPeer> {
       clearInterval(timer);
       gossip.stop();
       scheduler.stop();
+      audits.stop();
       clearInterval(garbageTimer);
       await sweeper.stop();
       await cleanup();

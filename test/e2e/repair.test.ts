@@ -4,7 +4,8 @@
  * audit pass (`peervault repair --audit`, here its local API route) catches a peer whose stored
  * copy rotted and puts a good copy elsewhere, and a hollow peer (PEERVAULT_TEST_MISBEHAVE=hollow:
  * it acknowledges every put and claims every block, but keeps nothing) is reported for claiming
- * blocks it does not hold.
+ * blocks it does not hold: by `repair --audit`, and by the scheduled audits of a sample of the
+ * blocks (`--audit-every`, `--audit-sample`) with nobody reading or repairing.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -152,4 +153,51 @@ describe('an audit pass over a hollow peer', () => {
       await directory.close();
     }
   }, 120_000);
+});
+
+describe('scheduled audits', () => {
+  let net: ProcessNetwork;
+  let hollow: ProcessPeer;
+
+  beforeAll(async () => {
+    // Audits every 500 ms over every block, so the test does not wait hours.
+    net = await startProcessNetwork({
+      peers: 0,
+      replicas: 3,
+      capacity: '256M',
+      peerArgs: ['--audit-every', '500ms', '--audit-sample', '100'],
+    });
+    hollow = await net.addPeer([], { PEERVAULT_TEST_MISBEHAVE: 'hollow' });
+    for (let i = 0; i < 3; i++) await net.addPeer();
+    await net.register('alice', password);
+  }, 60_000);
+  afterAll(async () => net?.close());
+
+  it('strike a peer that keeps nothing, with nobody reading or repairing', async () => {
+    const alice = await loggedIn(net.peers[1]!);
+    // With four peers and R=3, most blocks are placed on the hollow peer.
+    for (let i = 0; i < 4; i++) await alice.writeFile(`/alice/cold${i}.bin`, randomBytes(40_000));
+    const directory = await DirectoryClient.connect(net.directory.ready);
+    try {
+      const key = (await directory.peers()).peers.find(
+        (p) => p.address === hollow.proc.ready.listen,
+      )!.key;
+      let strikes = 0;
+      for (let i = 0; i < 60 && strikes === 0; i++) {
+        strikes =
+          (await directory.peerHealth()).peers.find(
+            (p) => p.key === Buffer.from(key).toString('base64url'),
+          )?.strikes ?? 0;
+        if (strikes === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(strikes).toBeGreaterThanOrEqual(1);
+      // The agent's log says what ran: an audit pass over a sample, naming the hollow peer.
+      const passes = net.peers[1]!.proc.stderr()
+        .split('\n')
+        .filter((line) => line.includes('"event":"repair.pass"') && line.includes('"sample":1'));
+      expect(passes.some((line) => line.includes(hollow.proc.ready.fingerprint))).toBe(true);
+    } finally {
+      await directory.close();
+    }
+  }, 90_000);
 });

@@ -2,13 +2,15 @@
  * `peervault peer`: run a peer (block storage for the network, and the user's agent).
  */
 import { FsError } from '../../interface/errors.js';
+import { auditDefaults } from '../../peer/repair.js';
 import { parseDuration, parseFlags } from '../args.js';
 import type { Command, CommandIo } from '../command.js';
 
 const help = `Usage:
   peervault peer --directory URL#FINGERPRINT [--data DIR] [--listen HOST:PORT] [--api HOST:PORT]
                  [--capacity SIZE] [--replicas N] [--repair-grace T]
-                 [--sweep-interval T] [--gossip-interval T] [--rekey-eager-max SIZE] [--json]
+                 [--sweep-interval T] [--gossip-interval T] [--rekey-eager-max SIZE]
+                 [--audit-every T] [--audit-sample PERCENT] [--json]
 
 Runs a peer: it stores other users' encrypted blocks and serves them over mutual TLS 1.3 to
 peers holding a valid capability, registers and heartbeats with the directory, and serves the
@@ -33,6 +35,12 @@ local API (127.0.0.1, with the token in DIR/api-token) that the shell and other 
                       when a user loses access to a file, files up to SIZE are sealed again
                       under a new key at once; larger ones keep their content under the old
                       key until the next write (default 16M; 0 for never at once)
+  --audit-every T     how often the agent challenges the peers that hold a sample of the
+                      blocks of each user logged in here, to catch a peer that lost or
+                      dropped them (default 6h; 0 for never; \`repair --audit\` checks all)
+  --audit-sample PERCENT
+                      the share of blocks each scheduled audit checks, drawn at random
+                      (default 5)
   --json              print one JSON line {"listen", "api", "fingerprint"} when ready`;
 
 const units: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
@@ -52,6 +60,36 @@ function parseRekeyMax(text: string): number {
     );
   }
   return Math.floor(value);
+}
+
+/** `--audit-every T` and `--audit-sample PERCENT`, each defaulted. @throws FsError `invalid` */
+function parseAudits(
+  every: string | undefined,
+  sample: string | undefined,
+): { everyMs: number; sample: number } {
+  const everyMs =
+    every === undefined
+      ? auditDefaults.everyMs
+      : every.trim() === '0'
+        ? 0
+        : parseDuration(every, '--audit-every');
+  if (everyMs !== 0 && (everyMs < 100 || everyMs > 30 * 86_400_000)) {
+    throw new FsError('invalid', '--audit-every is from 100ms to 30d, or 0 for never', {
+      op: 'peer',
+    });
+  }
+  const percent = sample === undefined ? auditDefaults.sample * 100 : Number(sample.trim());
+  if (
+    sample !== undefined &&
+    (!/^\d+(\.\d+)?$/.test(sample.trim()) || percent <= 0 || percent > 100)
+  ) {
+    throw new FsError(
+      'invalid',
+      `--audit-sample is a percentage above 0 and at most 100, such as 5, not "${sample}"`,
+      { op: 'peer' },
+    );
+  }
+  return { everyMs, sample: percent / 100 };
 }
 
 /** Parses sizes such as 500M, 20G, 1.5T or a byte count. @throws FsError `invalid` */
@@ -92,6 +130,8 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
       'sweep-interval': { type: 'string' },
       'gossip-interval': { type: 'string' },
       'rekey-eager-max': { type: 'string' },
+      'audit-every': { type: 'string' },
+      'audit-sample': { type: 'string' },
       json: { type: 'boolean' },
     },
     'peer',
@@ -125,6 +165,9 @@ async function run(args: readonly string[], io: CommandIo): Promise<number> {
     ...(flags['rekey-eager-max'] === undefined
       ? {}
       : { eagerRekeyMaxBytes: parseRekeyMax(flags['rekey-eager-max']) }),
+    ...(flags['audit-every'] === undefined && flags['audit-sample'] === undefined
+      ? {}
+      : { audits: parseAudits(flags['audit-every'], flags['audit-sample']) }),
   });
   if (flags.json)
     io.out(JSON.stringify({ listen: peer.listen, api: peer.api, fingerprint: peer.fingerprint }));
