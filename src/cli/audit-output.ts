@@ -6,10 +6,18 @@ import type { ApiAuditPage, ApiAuditRecord } from './local-api.js';
 import { table } from './shell/format.js';
 import { formatTime } from './session-options.js';
 
-/** `key=value` words for a record's details, lists joined by commas. */
+/** A 32-byte hash or key in base64url, as details carry them (`head`, `peer`, `block`). */
+const hashLike = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * `key=value` words for a record's details, lists joined by commas; hashes and keys cut to
+ * their first 12 characters (`--json` has them whole).
+ */
 function detailWords(details: Record<string, unknown>): string {
+  const shown = (value: unknown) =>
+    typeof value === 'string' && hashLike.test(value) ? `${value.slice(0, 12)}…` : String(value);
   return Object.entries(details)
-    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(',') : String(value)}`)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(',') : shown(value)}`)
     .join(' ');
 }
 

@@ -34,6 +34,7 @@ import type {
   AuditDetails,
   AuditEvent,
   AuditKind,
+  AuditRecord,
 } from '../interface/audit.js';
 import type {
   DirectoryStore,
@@ -44,15 +45,18 @@ import type {
 import type { ErrorKind } from '../interface/errors.js';
 import { isFsError } from '../interface/errors.js';
 import type { FileId } from '../interface/ids.js';
-import type { UserName } from '../interface/names.js';
+import { parseUserName, type UserName } from '../interface/names.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import type { SigningKeyPair } from '../crypto/keys.js';
 import { claimedSigner } from '../crypto/sign.js';
 import {
   AuditChainVerifier,
+  type AuditProblem,
   type AuditVerification,
   signAuditCheckpoint,
 } from '../wire/audit-log.js';
+import { toBase64url } from '../wire/base64.js';
+import { chainHash } from '../wire/key-log.js';
 import { decodeDirEntryUnverified, type DirEntryBody } from '../wire/dir-entry.js';
 import type { DirectoryConfig } from './config.js';
 import { createThrottledLogins } from './throttled-logins.js';
@@ -337,9 +341,79 @@ export function isOverwrite(
 /** Checkpoints and records read per page when a whole log is checked. */
 const verifyPage = 1000;
 
+/** The key events the log recorded (`register` for event 0, `key.appended`), by user and seq. */
+type RecordedHeads = Map<string, Map<number, { head: string; record: number }>>;
+
+/** Notes the key event `record` pins, if it is one (records from before `head` pin none). */
+function noteKeyEvent(heads: RecordedHeads, record: AuditRecord): void {
+  if ((record.event !== 'register' && record.event !== 'key.appended') || !record.actor) return;
+  let details: unknown;
+  try {
+    details = JSON.parse(record.details);
+  } catch {
+    return; // a damaged record is the chain check's to report
+  }
+  if (typeof details !== 'object' || details === null) return;
+  const { head, seq } = details as { head?: unknown; seq?: unknown };
+  const eventSeq = record.event === 'register' ? 0 : seq;
+  if (typeof head !== 'string' || typeof eventSeq !== 'number') return;
+  const user = heads.get(record.actor) ?? new Map<number, { head: string; record: number }>();
+  user.set(eventSeq, { head, record: record.seq });
+  heads.set(record.actor, user);
+}
+
+/**
+ * Compares every user's stored key log with the key events the audit log recorded: an event
+ * substituted, edited or removed in the database, or one that no record accounts for, is a
+ * `key-log` problem at the record (or after the last one). Users whose registration predates
+ * these records are checked only for the events recorded.
+ */
+async function keyLogProblems(
+  store: DirectoryStore,
+  heads: RecordedHeads,
+): Promise<AuditProblem[]> {
+  const problems: AuditProblem[] = [];
+  for (const [user, recorded] of heads) {
+    let log;
+    try {
+      log = await store.keyLog(parseUserName(user));
+    } catch {
+      continue; // not a user name: an edited record, which the chain check reports
+    }
+    for (const [seq, { head, record }] of recorded) {
+      const event = log[seq];
+      if (event === undefined) {
+        problems.push({
+          kind: 'key-log',
+          seq: record,
+          message: `record ${record}: ${user}'s key event ${seq} is gone from the key log (removed in the database)`,
+        });
+      } else if (toBase64url(chainHash(event.envelope)) !== head) {
+        problems.push({
+          kind: 'key-log',
+          seq: record,
+          message: `record ${record}: ${user}'s key event ${seq} is not the one recorded (substituted or edited in the database)`,
+        });
+      }
+    }
+    if (!recorded.has(0)) continue; // registered before key events were recorded
+    for (const event of log) {
+      if (!recorded.has(event.seq)) {
+        problems.push({
+          kind: 'key-log',
+          seq: Math.max(...[...recorded.values()].map((r) => r.record)),
+          message: `${user}'s key log has an event ${event.seq} that no record accounts for (added in the database)`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
 /**
  * Checks the whole audit log in `store` against the directory's public key (wire/audit-log.ts
- * says what is checked), reading it in pages.
+ * says what is checked), reading it in pages, and every user's key log against the key events
+ * the log recorded.
  */
 export async function verifyAuditLog(
   store: DirectoryStore,
@@ -355,12 +429,20 @@ export async function verifyAuditLog(
     after = last.seq;
   }
   const verifier = new AuditChainVerifier(directoryKey, checkpoints, witnesses);
+  const heads: RecordedHeads = new Map();
   for (let after = 0; ;) {
     const page = await store.listAudit(after, verifyPage);
-    for (const record of page) verifier.add(record);
+    for (const record of page) {
+      verifier.add(record);
+      noteKeyEvent(heads, record);
+    }
     const last = page.at(-1);
     if (last === undefined || page.length < verifyPage) break;
     after = last.seq;
   }
-  return verifier.finish();
+  const chain = verifier.finish();
+  const problems = [...chain.problems, ...(await keyLogProblems(store, heads))].sort(
+    (a, b) => a.seq - b.seq,
+  );
+  return { ...chain, ok: problems.length === 0, problems };
 }

@@ -157,7 +157,8 @@ export type AuditProblemKind =
   | 'truncated'
   | 'checkpoint-signature'
   | 'checkpoint-mismatch'
-  | 'witness-mismatch';
+  | 'witness-mismatch'
+  | 'key-log';
 
 /** One break, where it is and what it is, as a sentence. */
 export interface AuditProblem {

@@ -7,9 +7,6 @@
  * peer is refused; an honest log raises nothing, whoever reports it.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectoryClient } from '../../src/client/directory-client.js';
 import { SigningKeyPair } from '../../src/crypto/keys.js';
@@ -23,9 +20,9 @@ import {
 } from '../../src/wire/directory-api.js';
 import { signPeerRecord } from '../../src/wire/peer-record.js';
 import {
+  editDatabase,
   engines,
   goodPassword,
-  postgresUrl,
   startTestDirectory,
   type TestDirectory,
 } from '../helpers/directory.js';
@@ -61,27 +58,6 @@ describe.each(engines)('audit-log rewrite reports on %s', (engine) => {
 
   /** The checkpoints the directory really signed (one per record: `auditCheckpointRecords` 1). */
   const realCheckpoints = async () => dir.running.store.listAuditCheckpoints(0, 1000);
-
-  /** Runs `statement` on the directory's database, as an intruder with access to it would. */
-  async function editDatabase(statement: string): Promise<void> {
-    if (engine === 'sqlite') {
-      const db = new Database(join(dir.dataDir, 'directory.db'));
-      try {
-        db.prepare(statement).run();
-      } finally {
-        db.close();
-      }
-      return;
-    }
-    const db = new pg.Client({ connectionString: postgresUrl });
-    await db.connect();
-    try {
-      await db.query(`SET search_path TO ${dir.schema!}`);
-      await db.query(statement);
-    } finally {
-      await db.end();
-    }
-  }
 
   beforeAll(async () => {
     // Reported rewrites raise `audit-log-rewritten` on purpose.
@@ -159,7 +135,7 @@ describe.each(engines)('audit-log rewrite reports on %s', (engine) => {
 
   it('finds a record edited in the database behind a checkpoint that still matches its hash', async () => {
     const [first] = await realCheckpoints();
-    await editDatabase(`UPDATE audit_log SET actor = 'mallory' WHERE seq = ${first!.seq}`);
+    await editDatabase(dir, `UPDATE audit_log SET actor = 'mallory' WHERE seq = ${first!.seq}`);
     const answer = await report([first!.envelope]);
     expect(answer.findings).toEqual([
       `record ${first!.seq} was edited (its contents no longer give its hash)`,

@@ -24,6 +24,7 @@ import {
 import { signEntryAcl } from '../../src/wire/entry-acl.js';
 import { chainHash, makeRotation } from '../../src/wire/key-log.js';
 import {
+  editDatabase,
   engines,
   goodPassword,
   startTestDirectory,
@@ -44,6 +45,8 @@ describe.each(engines)('audit log routes on %s', (engine) => {
   let carol: DirectorySession;
   let dave: DirectorySession;
   let secret: FileId;
+  /** The chain hash of dave's key rotation, as its record pins it. */
+  let daveRotation: string;
   let doc: FileId;
 
   /** Alice's entry `id` at `version`, granting `acl`, after `prev` (an envelope). */
@@ -173,8 +176,12 @@ describe.each(engines)('audit log routes on %s', (engine) => {
       Date.now(),
     );
     await client.call('POST', routes.appendKey, { envelope: toBase64url(rotation) }, dave);
+    daveRotation = toBase64url(chainHash(rotation));
   }, 120_000);
   afterAll(async () => dir?.stop());
+
+  /** A key event's chain hash, as a record pins it. */
+  const head = expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) as string;
 
   const summary = (records: readonly AuditRecordResponse[]) =>
     records.map(({ event, actor, entry, details }) => ({ event, actor, entry, details }));
@@ -183,7 +190,7 @@ describe.each(engines)('audit log routes on %s', (engine) => {
     const records = await readAll(alice);
     expect(records.every((r) => r.subjects.includes(alice.user))).toBe(true);
     expect(summary(records)).toEqual([
-      { event: 'register', actor: 'alice', entry: null, details: { invite: false } },
+      { event: 'register', actor: 'alice', entry: null, details: { invite: false, head } },
       { event: 'login.ok', actor: 'alice', entry: null, details: {} },
       {
         event: 'entry.shared',
@@ -232,9 +239,14 @@ describe.each(engines)('audit log routes on %s', (engine) => {
     expect(bobs.every((r) => r.subjects.includes(bob.user))).toBe(true);
     const daves = await readAll(dave);
     expect(summary(daves)).toEqual([
-      { event: 'register', actor: 'dave', entry: null, details: { invite: false } },
+      { event: 'register', actor: 'dave', entry: null, details: { invite: false, head } },
       { event: 'login.ok', actor: 'dave', entry: null, details: {} },
-      { event: 'key.appended', actor: 'dave', entry: null, details: { seq: 1, revoked: false } },
+      {
+        event: 'key.appended',
+        actor: 'dave',
+        entry: null,
+        details: { seq: 1, revoked: false, head: daveRotation },
+      },
     ]);
     expect((await read(dave)).scope).toBe('own');
   });
@@ -290,5 +302,35 @@ describe.each(engines)('audit log routes on %s', (engine) => {
     const result = await verifyAuditLog(dir.running.store, key.publicKey);
     expect(result).toMatchObject({ ok: true, problems: [] });
     expect(result.records).toBeGreaterThan(15);
+  });
+
+  it('fails at the record whose key event was substituted, removed or added in the database', async () => {
+    const key = await loadDirectoryPublicKey(dir.dataDir);
+    const problems = async () =>
+      (await verifyAuditLog(dir.running.store, key.publicKey)).problems.map((p) => p.message);
+    // The intruder gives bob's first key event to alice (so her shares go to bob's key)…
+    await editDatabase(
+      dir,
+      "UPDATE key_log SET envelope = (SELECT envelope FROM key_log WHERE user_name = 'bob' AND seq = 0) WHERE user_name = 'alice' AND seq = 0",
+    );
+    expect(await problems()).toEqual([
+      expect.stringMatching(
+        /^record \d+: alice's key event 0 is not the one recorded \(substituted or edited/,
+      ),
+    ]);
+    // …takes dave's rotation back, and slips an event into carol's log.
+    await editDatabase(dir, "DELETE FROM key_log WHERE user_name = 'dave' AND seq = 1");
+    await editDatabase(
+      dir,
+      "INSERT INTO key_log (user_name, seq, envelope, hash) SELECT 'carol', 1, envelope, hash FROM key_log WHERE user_name = 'bob' AND seq = 0",
+    );
+    const found = await problems();
+    expect(found).toHaveLength(3);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/dave's key event 1 is gone from the key log/),
+        expect.stringMatching(/carol's key log has an event 1 that no record accounts for/),
+      ]),
+    );
   });
 });

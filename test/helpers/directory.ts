@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { DirectoryConfig } from '../../src/directory/config.js';
 import { type RunningDirectory, startDirectory } from '../../src/directory/service.js';
@@ -91,3 +92,27 @@ export async function startTestDirectory(
 
 /** A password that passes the strength policy. */
 export const goodPassword = (user: string) => `${user} rides a purple tandem to Reykjavik`;
+
+/**
+ * Runs `statement` on a test directory's database behind its back, as an intruder with access
+ * to the database would (SQLite file or PostgreSQL schema; plain SQL both engines take).
+ */
+export async function editDatabase(dir: TestDirectory, statement: string): Promise<void> {
+  if (dir.engine === 'sqlite') {
+    const db = new Database(join(dir.dataDir, 'directory.db'));
+    try {
+      db.prepare(statement).run();
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const db = new pg.Client({ connectionString: postgresUrl });
+  await db.connect();
+  try {
+    await db.query(`SET search_path TO ${dir.schema!}`);
+    await db.query(statement);
+  } finally {
+    await db.end();
+  }
+}

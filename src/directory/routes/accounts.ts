@@ -114,7 +114,8 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: DirectoryContex
           event: 'register',
           actor: user,
           subjects: [user],
-          details: { invite: body.invite !== undefined },
+          // The genesis event's chain hash: the log pins every key event (`audit verify`).
+          details: { invite: body.invite !== undefined, head: toBase64url(chainHash(genesis)) },
         }),
       ],
     );

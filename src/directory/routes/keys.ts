@@ -40,7 +40,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: DirectoryContext): 
         event: 'key.appended',
         actor: user,
         subjects: [user],
-        details: { seq: next.seq, revoked: false },
+        details: { seq: next.seq, revoked: false, head: toBase64url(chainHash(envelope)) },
       }),
     ]);
     return { seq: next.seq };
@@ -79,7 +79,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: DirectoryContext): 
           event: 'key.appended',
           actor: user,
           subjects: [user],
-          details: { seq: next.seq, revoked: true },
+          details: { seq: next.seq, revoked: true, head: toBase64url(chainHash(envelope)) },
         }),
       ],
     );
