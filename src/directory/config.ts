@@ -82,6 +82,11 @@ export interface DirectoryConfig {
    */
   auditCheckpointMs: number;
   /**
+   * How often the directory checks its whole audit log and the key logs it pins, as `audit
+   * verify` does, and alerts the admins when it is broken (self-check.ts); 0 for never.
+   */
+  selfCheckMs: number;
+  /**
    * Login attempts refused by the throttle are recorded (`login.throttled`) at most once per
    * this long for each account and address, with their number (throttled-logins.ts).
    */
@@ -137,6 +142,7 @@ export const defaultConfig: DirectoryConfig = {
   requestsPerSecond: 200,
   auditCheckpointRecords: 100,
   auditCheckpointMs: 60 * 1000,
+  selfCheckMs: 60 * 60 * 1000,
   auditThrottledMs: 5 * 1000,
   quarantineBlocks: 3,
   quarantineReporters: 2,

@@ -11,6 +11,7 @@ import { buildDirectoryApp } from './app.js';
 import { unfinishedLogins } from './audit.js';
 import { type DirectoryConfig, defaultConfig, retentionBounds } from './config.js';
 import { loadOrCreateDirectoryKeys } from './keys.js';
+import { startSelfCheck } from './self-check.js';
 import { openPostgresStore, openSqliteStore } from './store/open-store.js';
 
 /** How to run a directory. */
@@ -113,6 +114,15 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       .catch(() => undefined);
   }, 60_000);
   maintenance.unref();
+  const selfCheck = startSelfCheck({
+    store,
+    directoryKey: keys.identity.publicKey,
+    everyMs: config.selfCheckMs,
+    now: Date.now,
+    // Warnings show in the directory's log (its level is warn); a clean check is info.
+    log: (event) =>
+      event['ok'] === true ? app.log.info(event, 'self-check') : app.log.warn(event, 'self-check'),
+  });
 
   let closed = false;
   return {
@@ -123,6 +133,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       if (closed) return;
       closed = true;
       clearInterval(maintenance);
+      selfCheck.stop();
       await app.close();
       await store.close();
     },

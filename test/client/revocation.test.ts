@@ -193,7 +193,7 @@ describe('revocate', () => {
 
   it('catches a directory that hides the revocation from a client that saw it (rollback)', async () => {
     // An attack: the readers' devices report the bad version to the directory's monitor.
-    agents?.allowAlerts(['entry-integrity']);
+    agents?.allowAlerts(['entry-integrity', 'audit-log-broken']);
     const db = new Database(join(dir.dataDir, 'directory.db'));
     const row = db
       .prepare('SELECT envelope, hash FROM key_log WHERE user_name = ? AND seq = 1')

@@ -144,6 +144,10 @@ describe('peervault directory', () => {
       expect(r.status).toBe(2);
       expect(r.stderr).toContain('--checkpoint');
     }
+    const badSelfCheck = run('directory', '--data', data, '--self-check', '10ms');
+    expect(badSelfCheck.status).toBe(2);
+    expect(badSelfCheck.stderr).toContain('--self-check');
+    badCheckpoints.push(badSelfCheck);
     for (const r of [typo, badWindow, badQuarantine, ...badCheckpoints])
       expect(r.stderr).not.toMatch(/\n\s+at /);
 

@@ -34,7 +34,7 @@ const help = `Usage:
   peervault directory [--data DIR] [--listen HOST:PORT] [--database URL] [--registration open|invite]
                      [--retention T] [--min-retention T] [--rate-limit N]
                      [--monitor NAME=VALUE,…] [--quarantine BLOCKS,REPORTERS]
-                     [--checkpoint RECORDS,T] [--json]
+                     [--checkpoint RECORDS,T] [--self-check T] [--json]
   peervault directory init [--data DIR] [--json]
   peervault directory invite [--data DIR] [--database URL] [--days N]
   peervault directory admin add|remove USER [--data DIR] [--database URL]
@@ -68,6 +68,9 @@ ${wrapNames(monitorSettingNames, 22, 96)}
                       checkpoint, or after T if any do (default 100,60s). Peers keep what is
                       signed as witnesses; what follows the last checkpoint can be cut off
                       unseen, so smaller values narrow that window
+  --self-check T      how often the directory checks its whole audit log (and the key logs
+                      it pins) as \`audit verify\` does, alerting the admins when the
+                      database was edited behind it (default 1h; 0 for never)
   --json              print one JSON line {"url", "fingerprint"} when ready
 
   init     make the keys if missing and print the fingerprint, without serving
@@ -128,6 +131,18 @@ function parseCheckpoint(text: string): {
   };
 }
 
+/** `--self-check T`, or 0 for never. @throws FsError `invalid` */
+function parseSelfCheck(text: string): number {
+  if (text.trim() === '0') return 0;
+  const ms = parseDuration(text, '--self-check');
+  if (ms < 100 || ms > 30 * 86_400_000) {
+    throw new FsError('invalid', '--self-check is from 100ms to 30d, or 0 for never', {
+      op: 'directory',
+    });
+  }
+  return ms;
+}
+
 async function serve(args: readonly string[], io: CommandIo): Promise<number> {
   const { flags } = parseFlags(
     args,
@@ -142,6 +157,7 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
       monitor: { type: 'string' },
       quarantine: { type: 'string' },
       checkpoint: { type: 'string' },
+      'self-check': { type: 'string' },
       json: { type: 'boolean' },
     },
     'directory',
@@ -174,6 +190,9 @@ async function serve(args: readonly string[], io: CommandIo): Promise<number> {
         : { monitor: { ...defaultMonitor, ...parseMonitorSettings(flags.monitor) } }),
       ...(flags.quarantine === undefined ? {} : parseQuarantine(flags.quarantine)),
       ...(flags.checkpoint === undefined ? {} : parseCheckpoint(flags.checkpoint)),
+      ...(flags['self-check'] === undefined
+        ? {}
+        : { selfCheckMs: parseSelfCheck(flags['self-check']) }),
     },
   });
   if (flags.json) {
